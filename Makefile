@@ -1,0 +1,46 @@
+# One command per chore. `make demo` and `make test` work on a fresh clone:
+# they create .venv when it is missing and install the kit into it.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# constraints.txt pins every package to the versions this kit is tested with;
+# torch is pinned to its CPU build (a looser spec downloads a multi-GB CUDA build).
+PIP_INSTALL := $(BIN)/python -m pip install --constraint constraints.txt
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint format lock clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(PIP_INSTALL) --quiet --editable '.[dev]'
+	@touch $(STAMP)
+
+demo: install
+	$(BIN)/labkit demo
+
+# The whole suite (reference code, harness, services), then `labkit verify`:
+# every milestone's tests must fail on its starter and pass on the reference.
+test: install
+	$(BIN)/python -m pytest
+	$(BIN)/labkit verify --skip-reference
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Refresh constraints.txt from the current environment (after changing pyproject).
+lock: install
+	$(BIN)/python -m pip freeze --exclude-editable --exclude labkit \
+	  | sed -e 's/^torch==\([0-9.]*\)+cpu$$/torch==\1/' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

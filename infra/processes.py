@@ -1,0 +1,73 @@
+"""A started process we own: stop it, and everything it spawned, by id.
+
+Servers are started in their own process group so that stopping one also
+stops its children (uvicorn workers, locust's greenlets), and nothing else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class OwnedProcess:
+    """A subprocess in its own process group, with its output in a log file."""
+
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    name: str
+
+    @classmethod
+    def start(
+        cls,
+        args: Sequence[str],
+        name: str,
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> OwnedProcess:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(
+                list(args),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=cwd,
+                start_new_session=True,  # its own process group: we stop exactly it
+            )
+        return cls(proc, log_path, name)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(
+                self.log_path.read_text(errors="replace").splitlines()[-lines:]
+            )
+        except OSError:
+            return ""
+
+    def stop(self, grace_s: float = 5.0, sig: int = signal.SIGTERM) -> int | None:
+        """Signal the process group, wait up to ``grace_s``, then kill it."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=grace_s)
+        return self.proc.returncode

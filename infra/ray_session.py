@@ -1,0 +1,61 @@
+"""Start (or join) Ray for the labs: local by default, a cluster via RAY_ADDRESS.
+
+On a 2-core laptop an actor that reserves a whole CPU can starve Ray Data's
+read tasks, so labs size actor pools with :func:`actor_pool_size` and give
+actors fractional CPUs. The dashboard stays off: it costs seconds at start-up
+and memory, and the labs measure everything themselves.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+def init_ray(**overrides: Any) -> dict[str, Any]:
+    """``ray.init`` for the labs; joins ``RAY_ADDRESS`` when it is set.
+
+    Returns the arguments used, so a results page can say where it ran.
+    """
+    import ray
+
+    if ray.is_initialized():
+        return {"address": "already-initialized"}
+    address = os.environ.get("RAY_ADDRESS")
+    kwargs: dict[str, Any] = {
+        "include_dashboard": False,
+        "log_to_driver": False,
+        "configure_logging": True,
+        "logging_level": "ERROR",
+    }
+    if address:
+        kwargs["address"] = address
+    else:
+        kwargs["num_cpus"] = os.cpu_count() or 2
+    kwargs.update(overrides)
+    ray.init(**kwargs)
+    return kwargs
+
+
+@contextmanager
+def ray_session(**overrides: Any) -> Iterator[None]:
+    """Ray for the duration of a block, shut down even when the block fails."""
+    import ray
+
+    started_here = not ray.is_initialized()
+    init_ray(**overrides)
+    try:
+        yield
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def actor_pool_size(cpus_per_actor: float = 0.5, reserve_cpus: float = 1.0) -> int:
+    """How many actors fit beside ``reserve_cpus`` left for read and write tasks."""
+    import ray
+
+    available = ray.cluster_resources().get("CPU", os.cpu_count() or 2)
+    return max(1, int((available - reserve_cpus) / cpus_per_actor))

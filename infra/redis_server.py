@@ -1,0 +1,82 @@
+"""A private redis-server on a free port, with persistence off.
+
+Tests and benchmarks start their own server so they never touch a Redis the
+user runs, and so CI needs nothing but the ``redis-server`` binary
+(``apt-get install redis-server`` / ``brew install redis``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.ports import HOST, free_port, wait_for_port
+from infra.processes import OwnedProcess
+
+INSTALL_HINT = "install it with `apt-get install redis-server` (Debian/Ubuntu) or `brew install redis` (macOS)"
+
+
+class RedisUnavailable(RuntimeError):
+    """No redis-server binary, or it did not start."""
+
+
+def redis_binary() -> str | None:
+    return shutil.which("redis-server")
+
+
+@dataclass
+class RedisServer:
+    process: OwnedProcess
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"redis://{HOST}:{self.port}/0"
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+def start_redis(workdir: Path | None = None, timeout_s: float = 10.0) -> RedisServer:
+    """Start ``redis-server`` on 127.0.0.1 and a free port; persistence off."""
+    binary = redis_binary()
+    if binary is None:
+        raise RedisUnavailable(f"redis-server is not on PATH; {INSTALL_HINT}.")
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="labkit-redis-"))
+    port = free_port()
+    args = [
+        binary,
+        "--bind",
+        HOST,
+        "--port",
+        str(port),
+        "--save",
+        "",  # no RDB snapshots
+        "--appendonly",
+        "no",  # no AOF
+        "--dir",
+        str(workdir),
+        "--protected-mode",
+        "yes",
+    ]
+    process = OwnedProcess.start(args, "redis-server", workdir / "redis.log")
+    if not wait_for_port(port, timeout_s):
+        process.stop()
+        raise RedisUnavailable(
+            f"redis-server did not listen on {HOST}:{port}: {process.log_tail()}"
+        )
+    return RedisServer(process, port)
+
+
+@contextmanager
+def running_redis() -> Iterator[RedisServer]:
+    """``with running_redis() as server: ... server.url``; always stopped."""
+    server = start_redis()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,1 @@
+"""A toy lab with three milestones."""

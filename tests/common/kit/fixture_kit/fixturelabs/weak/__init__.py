@@ -1,0 +1,1 @@
+"""A lab whose only test cannot fail: verify must reject it."""

@@ -1,0 +1,127 @@
+"""The candidate's loop through the real `labkit` commands, on the fixture kit."""
+
+import pytest
+from typer.testing import CliRunner
+
+from common.kit import cli
+
+
+@pytest.fixture
+def labkit(kit, monkeypatch):
+    monkeypatch.setattr(cli, "_kit", lambda workspace_path: kit)
+    monkeypatch.setattr(cli, "Kit", lambda: kit)
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(
+            cli.app, list(args), catch_exceptions=False, env={"COLUMNS": "200"}
+        )
+
+    return invoke
+
+
+def test_start_check_fix_check(labkit, kit):
+    result = labkit("start", "toy")
+    assert result.exit_code == 0 and "Started toy" in result.output
+
+    again = labkit("start", "toy")
+    assert again.exit_code == 2 and "already holds your work" in again.output
+
+    failing = labkit("check", "toy")
+    assert failing.exit_code == 1
+    assert "✗ m1" in failing.output and "arith.py:7" in failing.output
+    assert "NotImplementedError: toy m1: Add two numbers" in failing.output
+    assert "labkit hint toy m1" in failing.output
+
+    arith = kit.workspace / "toy" / "arith.py"
+    arith.write_text(
+        arith.read_text()
+        .replace("raise NotImplementedError('toy m1: Add two numbers')", "return a + b")
+        .replace(
+            "raise NotImplementedError('toy m2: divide the total by the count')",
+            "return total(values) / len(values)",
+        )
+        .replace(
+            "raise NotImplementedError('toy m3: Count down')",
+            "out.extend(range(n, 0, -1))",
+        )
+    )
+    passing = labkit("check", "toy")
+    assert passing.exit_code == 0, passing.output
+    assert "All milestones pass" in passing.output
+
+    listing = labkit("list")
+    assert "✓ m1" in listing.output and "✓ m3" in listing.output
+
+
+def test_hints_advance_one_per_call(labkit):
+    labkit("start", "toy")
+    first, second, third = (labkit("hint", "toy", "m1") for _ in range(3))
+    assert "hint 1/2" in first.output and "Use the + operator." in first.output
+    assert "hint 2/2" in second.output and "return a + b" in second.output
+    assert "hint 2/2" in third.output  # stays on the last hint
+
+
+def test_diff_shows_only_passed_milestones(labkit, kit):
+    labkit("start", "toy")
+    arith = kit.workspace / "toy" / "arith.py"
+    arith.write_text(
+        arith.read_text().replace(
+            "raise NotImplementedError('toy m1: Add two numbers')", "return b + a"
+        )
+    )
+    labkit("check", "toy")
+    shown = labkit("diff", "toy")
+    assert "-    return b + a" in shown.output and "+    return a + b" in shown.output
+    assert "mean" not in shown.output  # m2 not passed: not revealed
+    assert "BEGIN SOLUTION" not in shown.output
+
+
+def test_reset_keeps_a_backup(labkit, kit):
+    labkit("start", "toy")
+    (kit.workspace / "toy" / "arith.py").write_text("# mine\n")
+    result = labkit("reset", "toy")
+    assert result.exit_code == 0 and "Backed up" in result.output
+    [backup] = (kit.workspace / ".backups").iterdir()
+    assert (backup / "arith.py").read_text() == "# mine\n"
+
+
+def test_unknown_lab_is_a_clear_error(labkit):
+    result = labkit("check", "nope")
+    assert result.exit_code == 2 and "valid labs: toy, weak" in result.output
+
+
+def test_check_before_start_says_what_to_do(labkit):
+    result = labkit("check", "toy")
+    assert result.exit_code == 2 and "labkit start toy" in result.output
+
+
+def test_verify_command_fails_on_a_weak_lab(labkit):
+    assert labkit("verify", "weak").exit_code == 1
+
+
+def test_watch_polls_and_rechecks_on_save(kit):
+    import threading
+    import time
+
+    from common.kit import workspace
+    from common.kit.watch import watch
+
+    folder, _ = workspace.start(kit, kit.lab("toy"))
+    runs = []
+
+    def touch_later():
+        time.sleep(1.0)
+        (folder / "arith.py").write_text(
+            (folder / "arith.py").read_text() + "\n# saved\n"
+        )
+
+    threading.Thread(target=touch_later, daemon=True).start()
+    mode = watch(
+        folder,
+        lambda: runs.append(time.monotonic()),
+        poll=True,
+        max_runs=2,
+        idle_timeout_s=0.5,
+    )
+    assert mode == "polling" and len(runs) == 2

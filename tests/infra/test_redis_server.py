@@ -1,0 +1,29 @@
+"""The private redis-server starts on loopback with persistence off and stops."""
+
+import pytest
+
+pytestmark = pytest.mark.redis
+
+
+def test_private_server_answers_and_has_persistence_off(redis_server):
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+    assert client.ping()
+    assert client.config_get("save")["save"] == ""
+    assert client.config_get("appendonly")["appendonly"] == "no"
+    assert redis_server.url.startswith("redis://127.0.0.1:")
+    client.close()
+
+
+def test_stop_kills_exactly_the_started_process(redis_available):
+    from infra.redis_server import start_redis
+
+    server = start_redis()
+    pid = server.process.pid
+    server.stop()
+    assert not server.process.alive()
+    import os
+
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
