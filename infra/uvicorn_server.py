@@ -1,0 +1,119 @@
+"""Run an ASGI app under uvicorn in its own process, on 127.0.0.1 and a free port.
+
+Tests and labs talk to the service over real HTTP, as a client would. The
+server's settings travel as environment variables (pydantic-settings reads
+them), so the same app factory serves tests, the demo and load tests.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.ports import HOST, free_port
+from infra.processes import OwnedProcess
+
+
+class ServerDidNotStart(RuntimeError):
+    """The server exited or never answered its health check."""
+
+
+@dataclass
+class UvicornServer:
+    process: OwnedProcess
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def stop(self, grace_s: float = 10.0) -> int | None:
+        """SIGTERM (uvicorn finishes in-flight requests), then SIGKILL after ``grace_s``."""
+        return self.process.stop(grace_s=grace_s)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=0.5) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
+
+
+def start_uvicorn(
+    app: str,
+    *,
+    factory: bool = True,
+    env: Mapping[str, str] | None = None,
+    workers: int = 1,
+    health_path: str = "/healthz",
+    timeout_s: float = 60.0,
+    log_dir: Path | None = None,
+    extra_args: tuple[str, ...] = (),
+) -> UvicornServer:
+    """Start ``uvicorn <app>`` and wait until ``health_path`` answers 200.
+
+    Args:
+        app: ``"package.module:attribute"`` (an app factory when ``factory``).
+        env: extra environment variables (the service's settings).
+        workers: uvicorn worker processes.
+        health_path: polled until it answers 200.
+        timeout_s: how long to wait for the health check.
+        log_dir: where the server's log goes (a temp dir by default).
+    """
+    port = free_port()
+    args = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        *(["--factory"] if factory else []),
+        *extra_args,
+    ]
+    run_env = dict(os.environ)
+    run_env.update(env or {})
+    log_dir = log_dir or Path(tempfile.mkdtemp(prefix="labkit-uvicorn-"))
+    process = OwnedProcess.start(
+        args, f"uvicorn {app}", log_dir / f"uvicorn-{port}.log", env=run_env
+    )
+    server = UvicornServer(process, port)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not process.alive():
+            raise ServerDidNotStart(
+                f"uvicorn {app} exited with {process.proc.returncode}:\n{process.log_tail()}"
+            )
+        if _healthy(server.url + health_path):
+            return server
+        time.sleep(0.1)
+    server.stop()
+    raise ServerDidNotStart(
+        f"uvicorn {app} did not answer {health_path} within {timeout_s} s:\n{process.log_tail()}"
+    )
+
+
+@contextmanager
+def running_uvicorn(app: str, **kwargs: object) -> Iterator[UvicornServer]:
+    """``with running_uvicorn("pkg.main:create_app") as server: ... server.url``; always stopped."""
+    server = start_uvicorn(app, **kwargs)  # type: ignore[arg-type]
+    try:
+        yield server
+    finally:
+        server.stop()
