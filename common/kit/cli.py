@@ -345,7 +345,7 @@ def data(
         summary, page = steps.data_step(preset, seed)
     except ValueError as exc:
         raise _fail(str(exc)) from None
-    console.print(shopstream.format_summary(summary), highlight=False)
+    console.print(shopstream.format_summary(summary), highlight=False, soft_wrap=True)
     console.print(f"[dim]Page: {page}[/dim]")
 
 
