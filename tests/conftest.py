@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 from infra.redis_server import INSTALL_HINT, RedisServer, redis_binary, start_redis
 
@@ -24,6 +24,9 @@ settings.register_profile(
     max_examples=60,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     derandomize=True,  # the same examples on every run: a failure reproduces
+    # No "explain" phase: it costs seconds per failing property on a starter,
+    # and the shrunk example is what a candidate needs.
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "labkit"))
 
