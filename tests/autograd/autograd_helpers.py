@@ -1,0 +1,109 @@
+"""Test helpers for the autograd lab: hypothesis strategies and a PyTorch oracle.
+
+The oracle here is written independently of ``labs.autograd.gradcheck`` (a
+milestone the candidate writes), so engine tests never depend on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from hypothesis import Phase, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from labs.autograd.graphs import INPUT_RANGE, OPS, random_graph
+from labs.autograd.tensor import Tensor
+
+# Hypothesis's "explain" phase re-runs a failing test many times to report which
+# parts of the input matter. On a starter, where every example fails, it costs
+# ~15 s per test; shrinking (the minimal failing example) stays on. One bug per
+# test: on a starter every op raises from its own line, and hypothesis would
+# otherwise shrink each as a distinct bug and report an exception group.
+NO_EXPLAIN = tuple(phase for phase in Phase if phase is not Phase.explain)
+
+
+def examples(n: int = 60) -> settings:
+    """Hypothesis settings for this lab: ``n`` examples, no explain phase, one bug."""
+    return settings(max_examples=n, phases=NO_EXPLAIN, report_multiple_bugs=False)
+
+
+FLOATS = st.floats(-3.0, 3.0, allow_nan=False, allow_subnormal=False)
+
+
+def arrays(shape: tuple[int, ...], elements: st.SearchStrategy[float] = FLOATS):
+    return hnp.arrays(np.float64, shape, elements=elements)
+
+
+def away_from_zero(low: float = 0.5, high: float = 3.0) -> st.SearchStrategy[float]:
+    """Floats with |x| in [low, high]: safe denominators and log arguments."""
+    magnitude = st.floats(low, high, allow_nan=False)
+    return st.tuples(magnitude, st.booleans()).map(lambda t: t[0] if t[1] else -t[0])
+
+
+@st.composite
+def graphs(draw: st.DrawFn, ops: Sequence[str] = OPS, max_steps: int = 6):
+    """A random graph and its inputs, drawn so hypothesis can shrink it."""
+    values = st.floats(
+        -INPUT_RANGE, INPUT_RANGE, allow_nan=False, allow_subnormal=False
+    )
+    return random_graph(
+        lambda n: draw(st.sampled_from(range(n))),
+        lambda shape: draw(arrays(shape, values)),
+        ops=ops,
+        max_steps=max_steps,
+    )
+
+
+def ours(
+    f: Callable[..., Any],
+    inputs: Sequence[np.ndarray],
+    cotangent: np.ndarray | None = None,
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """f's value and ∂(Σ f·cotangent)/∂input by this engine."""
+    leaves = [Tensor(np.array(x), requires_grad=True) for x in inputs]
+    out = f(*leaves)
+    loss = out if cotangent is None else (out * cotangent).sum()
+    loss.backward()
+    grads = [
+        leaf.grad if leaf.grad is not None else np.zeros(leaf.shape) for leaf in leaves
+    ]
+    return out.data, grads
+
+
+def theirs(
+    f: Callable[..., Any],
+    inputs: Sequence[np.ndarray],
+    cotangent: np.ndarray | None = None,
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The same by torch.autograd in float64."""
+    leaves = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in inputs]
+    out = f(*leaves)
+    loss = out if cotangent is None else (out * torch.from_numpy(cotangent)).sum()
+    loss.backward()
+    grads = [
+        leaf.grad.numpy() if leaf.grad is not None else np.zeros(tuple(leaf.shape))
+        for leaf in leaves
+    ]
+    return out.detach().numpy(), grads
+
+
+def assert_grads_close(
+    got: Sequence[np.ndarray],
+    want: Sequence[np.ndarray],
+    rtol: float = 1e-9,
+    atol: float = 1e-9,
+) -> None:
+    assert len(got) == len(want)
+    for i, (g, w) in enumerate(zip(got, want, strict=True)):
+        assert g.shape == w.shape, (
+            f"input {i}: gradient shape {g.shape}, expected {w.shape}"
+        )
+        # Scale the tolerance by the gradient's size: round-off is relative.
+        scale = max(1.0, float(np.abs(w).max(initial=0.0)))
+        np.testing.assert_allclose(
+            g, w, rtol=rtol, atol=atol * scale, err_msg=f"gradient of input {i}"
+        )
