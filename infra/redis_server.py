@@ -32,6 +32,7 @@ def redis_binary() -> str | None:
 class RedisServer:
     process: OwnedProcess
     port: int
+    workdir: Path | None = None  # a temp dir we created, removed on stop
 
     @property
     def url(self) -> str:
@@ -39,6 +40,8 @@ class RedisServer:
 
     def stop(self) -> None:
         self.process.stop()
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def start_redis(workdir: Path | None = None, timeout_s: float = 10.0) -> RedisServer:
@@ -46,6 +49,7 @@ def start_redis(workdir: Path | None = None, timeout_s: float = 10.0) -> RedisSe
     binary = redis_binary()
     if binary is None:
         raise RedisUnavailable(f"redis-server is not on PATH; {INSTALL_HINT}.")
+    owned = workdir is None
     workdir = workdir or Path(tempfile.mkdtemp(prefix="labkit-redis-"))
     port = free_port()
     args = [
@@ -64,12 +68,12 @@ def start_redis(workdir: Path | None = None, timeout_s: float = 10.0) -> RedisSe
         "yes",
     ]
     process = OwnedProcess.start(args, "redis-server", workdir / "redis.log")
+    server = RedisServer(process, port, workdir if owned else None)
     if not wait_for_port(port, timeout_s):
-        process.stop()
-        raise RedisUnavailable(
-            f"redis-server did not listen on {HOST}:{port}: {process.log_tail()}"
-        )
-    return RedisServer(process, port)
+        tail = process.log_tail()
+        server.stop()
+        raise RedisUnavailable(f"redis-server did not listen on {HOST}:{port}: {tail}")
+    return server
 
 
 @contextmanager

@@ -20,9 +20,10 @@ def test_stop_kills_exactly_the_started_process(redis_available):
     from infra.redis_server import start_redis
 
     server = start_redis()
-    pid = server.process.pid
+    pid, workdir = server.process.pid, server.workdir
     server.stop()
     assert not server.process.alive()
+    assert workdir is not None and not workdir.exists()  # its temp dir is removed too
     import os
 
     with pytest.raises(ProcessLookupError):
