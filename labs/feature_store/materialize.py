@@ -1,0 +1,121 @@
+"""m4 — materialisation: copy each entity's latest feature row to the online store.
+
+    latest = latest_per_entity(rows, "user_id", ["clicks_1h"], start_us, end_us)
+    written = write_online(online, "user_activity", latest, "user_id", ["clicks_1h"])
+
+The online store holds one row per entity: the latest one. Materialising the
+interval ``[start, end]`` picks, per entity, the feature row with the largest
+``(event_timestamp, created_timestamp)`` among those with
+``start ≤ event_timestamp ≤ end`` and upserts it; the backend's
+"event time wins" rule keeps a newer stored row. So rerunning a
+materialisation changes nothing, and backfilling an old interval never
+rolls an entity back in time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from labs.feature_store.online_store import OnlineBatch, OnlineStore
+
+WRITE_BATCH_ROWS = 10_000  # rows per write_batch call: bounded memory per call
+
+
+def _feature_rows_sql(
+    con: duckdb.DuckDBPyConnection, source: pd.DataFrame | str | Path, entity: str
+) -> str:
+    """Expose ``source`` to DuckDB; return a table expression with columns
+    ``entity, __ts, __created, __frow`` (epoch µs, source row number) and the features."""
+    if isinstance(source, pd.DataFrame):
+        frame = source.reset_index(drop=True).assign(__frow=np.arange(len(source)))
+        con.register("__rows", frame)
+        relation = "__rows"
+    else:
+        relation = f"read_parquet('{Path(source).as_posix()}', file_row_number = true)"
+    frow = "__frow" if isinstance(source, pd.DataFrame) else "file_row_number"
+    return (
+        f"(SELECT *, epoch_us(event_timestamp) AS __ts, "
+        f"epoch_us(created_timestamp) AS __created, {frow} AS __order FROM {relation})"
+    )
+
+
+def latest_per_entity(
+    source: pd.DataFrame | str | Path,
+    entity: str,
+    features: Sequence[str],
+    start_us: int,
+    end_us: int,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> pd.DataFrame:
+    """Each entity's latest feature row within ``[start_us, end_us]``.
+
+    Args:
+        source: feature rows (DataFrame or Parquet file) with ``entity``,
+            ``event_timestamp``, ``created_timestamp`` and ``features``.
+        entity: the key column.
+        features: the feature columns to keep.
+        start_us: first event time included, epoch µs.
+        end_us: last event time included, epoch µs.
+        con: the DuckDB connection to use (opening one costs tens of ms).
+
+    Returns:
+        One row per entity with a row in the interval: ``[entity, event_us,
+        created_us, *features]`` (times as int64 µs). The winner has the
+        largest ``(event_timestamp, created_timestamp)``, then is the latest
+        in ``source``.
+    """
+    con = con if con is not None else duckdb.connect()
+    rows = _feature_rows_sql(con, source, entity)
+    columns = ", ".join(f'"{f}"' for f in features)
+    # BEGIN SOLUTION m4: keep rows in [start, end]; per entity, the max (event, created, source order)
+    # Filtering the stored column (not __ts) lets DuckDB skip row groups by their
+    # stats. A window over every row sorts them all; a GROUP BY max is a hash
+    # aggregate, so only the rows at each entity's latest time reach the window
+    # that breaks ties (about 10x faster on a full materialisation).
+    sql = f"""
+        WITH rows AS (
+            SELECT * FROM {rows}
+            WHERE event_timestamp BETWEEN make_timestamptz({int(start_us)}::BIGINT)
+                                      AND make_timestamptz({int(end_us)}::BIGINT)
+        ),
+        latest AS (SELECT "{entity}", max(__ts) AS __ts FROM rows GROUP BY "{entity}")
+        SELECT "{entity}", __ts AS event_us, __created AS created_us, {columns}
+        FROM rows JOIN latest USING ("{entity}", __ts)
+        QUALIFY row_number() OVER (
+            PARTITION BY "{entity}" ORDER BY __created DESC, __order DESC
+        ) = 1
+        ORDER BY "{entity}"
+    """
+    return con.execute(sql).df()
+    # END SOLUTION
+
+
+def write_online(
+    online: OnlineStore,
+    view: str,
+    latest: pd.DataFrame,
+    entity: str,
+    features: Sequence[str],
+) -> int:
+    """Upsert ``latest`` (from :func:`latest_per_entity`) in bounded batches.
+
+    Returns:
+        How many entity rows the store changed (event time wins).
+    """
+    written = 0
+    for start in range(0, len(latest), WRITE_BATCH_ROWS):
+        part = latest.iloc[start : start + WRITE_BATCH_ROWS]
+        batch = OnlineBatch(
+            keys=[str(k) for k in part[entity].tolist()],
+            event_us=part["event_us"].to_numpy(dtype=np.int64),
+            created_us=part["created_us"].to_numpy(dtype=np.int64),
+            values=part[list(features)].to_numpy(dtype=np.float64, na_value=np.nan),
+            features=tuple(features),
+        )
+        written += online.write_batch(view, batch)
+    return written

@@ -1,0 +1,369 @@
+"""m3 — the point-in-time join: each training row gets the features it could have had.
+
+    from labs.feature_store.pit_join import JoinSpec, point_in_time_join
+    out = point_in_time_join(entity_df, [JoinSpec("user_activity", "user_id",
+                              ["clicks_1h"], ttl_us=3_600_000_000, source=rows)])
+
+For every row of ``entity_df`` (an entity key and an ``event_timestamp``
+``t``) and every view, the join picks the view's feature row of that entity
+with the **latest** ``feature_ts ≤ t``; ties on ``feature_ts`` go to the
+larger ``created_timestamp`` (then to the row later in the source). The
+values are kept only if that row is within the TTL, ``feature_ts ≥ t − ttl``;
+otherwise, or when there is no such row, the features are null (NaN).
+
+Never the latest value overall: that leaks the future into training. The join
+is a vectorised as-of join in two steps, like a database index:
+:func:`build_index` sorts a view's rows once by ``(entity, time)`` and keeps
+each ``(entity, time)``'s winning row; :func:`as_of_lookup` binary-searches
+every entity row in it, O(m log n) for ``m`` rows. The store keeps each
+view's index in memory, so only the first join after a recompute pays for the
+sort. In SQL the same join reads::
+
+    SELECT e.*, v.* FROM entity_df e
+    ASOF LEFT JOIN feature_rows v
+      ON e.user_id = v.user_id AND e.event_timestamp >= v.event_timestamp
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from labs.feature_store.schema import epoch_us
+
+TIMESTAMP = "event_timestamp"
+
+
+@dataclass(frozen=True)
+class JoinSpec:
+    """One view's side of the join.
+
+    Attributes:
+        name: the view name; output columns are ``"<name>:<feature>"``.
+        entity: the key column, in ``entity_df`` and in the source.
+        features: the feature columns to fetch from the source.
+        ttl_us: the view's TTL in µs.
+        source: the feature rows, as a DataFrame or a Parquet file with
+            columns ``[entity, event_timestamp, created_timestamp, *features]``
+            (timezone-aware timestamps), or an :class:`AsOfIndex` built from them.
+    """
+
+    name: str
+    entity: str
+    features: Sequence[str]
+    ttl_us: int
+    source: pd.DataFrame | str | Path | AsOfIndex
+
+    @property
+    def columns(self) -> list[str]:
+        return [f"{self.name}:{f}" for f in self.features]
+
+
+def entity_times(entity_df: pd.DataFrame, column: str = TIMESTAMP) -> np.ndarray:
+    """Check ``entity_df``'s timestamp column and return it as epoch µs.
+
+    Raises:
+        ValueError: the column is missing, naive, or holds nulls.
+    """
+    if not isinstance(entity_df, pd.DataFrame):
+        raise ValueError(
+            f"entity_df must be a pandas DataFrame, got {type(entity_df).__name__}."
+        )
+    if column not in entity_df.columns:
+        raise ValueError(
+            f"entity_df has no {column!r} column (columns: {list(entity_df.columns)}); "
+            f"add the time at which each row's features should be read, as "
+            f"timezone-aware timestamps."
+        )
+    times = epoch_us(entity_df[column], column)
+    if entity_df[column].isna().any():
+        raise ValueError(
+            f"entity_df[{column!r}] has {int(entity_df[column].isna().sum())} null "
+            "timestamps; every row needs a time to be joined as of."
+        )
+    return times
+
+
+def check_entity_df(entity_df: pd.DataFrame, keys: dict[str, str]) -> np.ndarray:
+    """Check ``entity_df`` has a usable timestamp and every view's key column.
+
+    Args:
+        entity_df: the rows to join.
+        keys: view name -> its entity key column.
+
+    Returns:
+        The rows' times as epoch µs.
+    """
+    row_us = entity_times(entity_df)
+    for view, entity in keys.items():
+        if entity not in entity_df.columns:
+            raise ValueError(
+                f"entity_df has no {entity!r} column, the key of view {view!r} "
+                f"(columns: {list(entity_df.columns)})."
+            )
+    return row_us
+
+
+@dataclass
+class FeatureRows:
+    """A view's feature rows as arrays, in source order.
+
+    Attributes:
+        key: the entity key per row, shape ``(n,)``.
+        ts_us: ``event_timestamp`` (the feature time) per row, epoch µs.
+        created_us: ``created_timestamp`` per row, epoch µs.
+        values: float64 of shape ``(n, f)``, one column per feature.
+        features: the ``f`` feature names.
+    """
+
+    key: pd.Series
+    ts_us: np.ndarray
+    created_us: np.ndarray
+    values: np.ndarray
+    features: tuple[str, ...]
+
+
+def load_feature_rows(
+    source: pd.DataFrame | str | Path, entity: str, features: Sequence[str]
+) -> FeatureRows:
+    """Read feature rows (a DataFrame or a Parquet file) into :class:`FeatureRows`."""
+    needed = [entity, TIMESTAMP, "created_timestamp", *features]
+    if isinstance(source, pd.DataFrame):
+        missing = [c for c in needed if c not in source.columns]
+        if missing:
+            raise ValueError(
+                f"feature rows lack columns {missing}; they need {needed}."
+            )
+        return FeatureRows(
+            key=source[entity].reset_index(drop=True),
+            ts_us=epoch_us(source[TIMESTAMP], TIMESTAMP),
+            created_us=epoch_us(source["created_timestamp"], "created_timestamp"),
+            values=source[list(features)].to_numpy(dtype=np.float64, na_value=np.nan),
+            features=tuple(features),
+        )
+    table = pq.read_table(Path(source), columns=needed)  # straight to numpy, no pandas
+    values = np.empty((table.num_rows, len(features)))
+    for j, name in enumerate(features):
+        values[:, j] = table[name].to_numpy()  # nulls become NaN
+    return FeatureRows(
+        key=pd.Series(table[entity].to_numpy()),
+        ts_us=table[TIMESTAMP].cast("int64").to_numpy(),  # timestamp[us, UTC] -> µs
+        created_us=table["created_timestamp"].cast("int64").to_numpy(),
+        values=values,
+        features=tuple(features),
+    )
+
+
+@dataclass
+class KeyCodes:
+    """Entity keys as dense integer codes, fixed by the feature rows' keys.
+
+    Integer keys are their own codes (shifted to start at 0), which costs
+    nothing; other keys take their position among the distinct keys. A null
+    or unknown key gets -1.
+    """
+
+    n: int  # codes lie in [0, n)
+    low: int | None = None  # integer keys: code = key - low
+    index: pd.Index | None = None  # other keys: code = position in index
+
+    @classmethod
+    def fit(cls, keys: pd.Series) -> KeyCodes:
+        if pd.api.types.is_integer_dtype(keys.dtype) and len(keys):
+            low, high = int(keys.min()), int(keys.max())
+            return cls(n=high - low + 1, low=low)
+        index = pd.Index(pd.unique(keys.dropna()))
+        return cls(n=max(len(index), 1), index=index)
+
+    def codes(self, keys: pd.Series) -> np.ndarray:
+        keys = pd.Series(keys).reset_index(drop=True)
+        if self.index is not None:
+            return np.asarray(self.index.get_indexer(keys), dtype=np.int64)
+        if not (pd.api.types.is_integer_dtype(keys.dtype) or keys.isna().all()):
+            numeric = pd.to_numeric(keys, errors="coerce")  # 7.0 -> 7; "x" -> NaN
+            whole = numeric.notna() & (numeric == numeric.round())
+            keys = numeric.where(whole).astype("Int64")
+        code = keys.to_numpy(dtype=np.int64, na_value=self.low - 1) - self.low
+        code[(code < 0) | (code >= self.n)] = -1
+        return code
+
+
+@dataclass
+class AsOfIndex:
+    """A view's feature rows arranged for as-of lookups (see :func:`build_index`).
+
+    Attributes:
+        codec: maps entity keys to the codes used below.
+        origin: feature times are stored as ``ts - origin`` (all >= 1).
+        span: one more than the largest ``ts - origin``.
+        probe: sorted ``code * span + (ts - origin)``, one per distinct
+            ``(entity, ts)``, shape ``(k,)``.
+        code: the entity code of each probe, shape ``(k,)``.
+        ts_us: the feature time of each probe, shape ``(k,)``.
+        values: the winning row's features for each probe, ``(k, f)``.
+        features: the ``f`` feature names.
+    """
+
+    codec: KeyCodes
+    origin: int
+    span: int
+    probe: np.ndarray
+    code: np.ndarray
+    ts_us: np.ndarray
+    values: np.ndarray
+    features: tuple[str, ...]
+
+
+def build_index(rows: FeatureRows) -> AsOfIndex:
+    """Sort feature rows by ``(entity, ts)``, keeping one winner per pair.
+
+    Among rows sharing an entity and a ``ts``, the winner has the largest
+    ``created_us``, then comes latest in ``rows``. Each kept row becomes one
+    int64 probe ``code * span + (ts - origin)`` so that sorting by probe sorts
+    by entity, then time, and a binary search can find "the latest row of
+    entity k at or before t".
+
+    Args:
+        rows: ``n`` feature rows (any order; the store writes them sorted by
+            entity and time, which a stable sort handles in near-linear time).
+
+    Returns:
+        The index; empty arrays when ``rows`` is empty.
+    """
+    codec = KeyCodes.fit(rows.key)
+    if len(rows.ts_us) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return AsOfIndex(
+            codec,
+            0,
+            1,
+            empty,
+            empty,
+            empty,
+            np.zeros((0, len(rows.features))),
+            rows.features,
+        )
+    origin = int(rows.ts_us.min()) - 1
+    span = int(rows.ts_us.max()) - origin + 1
+    if codec.n * span >= 2**62:
+        raise OverflowError("too many keys over too long a time range for int64 codes")
+    code = codec.codes(rows.key)
+    # BEGIN SOLUTION m3: sort rows by (key, ts, created) and keep the last row of each (key, ts)
+    probe = code * span + (rows.ts_us - origin)
+    if (probe[1:] > probe[:-1]).all():
+        # Strictly increasing already (the store writes rows sorted by entity,
+        # then time, one per pair): nothing to sort, nothing to drop, no copy.
+        return AsOfIndex(
+            codec, origin, span, probe, code, rows.ts_us, rows.values, rows.features
+        )
+    order = np.argsort(probe, kind="stable")
+    sorted_probe = probe[order]
+    if (sorted_probe[1:] == sorted_probe[:-1]).any():
+        # Rows share (key, ts): order them by created too. lexsort is stable,
+        # so rows equal in created keep their source order (the last one wins).
+        order = np.lexsort((rows.created_us, probe))
+        sorted_probe = probe[order]
+    last = np.ones(len(order), dtype=bool)  # the last row of each (key, ts) run
+    last[:-1] = sorted_probe[1:] != sorted_probe[:-1]
+    keep = order[last]
+    return AsOfIndex(
+        codec=codec,
+        origin=origin,
+        span=span,
+        probe=sorted_probe[last],
+        code=code[keep],
+        ts_us=rows.ts_us[keep],
+        values=rows.values[keep],
+        features=rows.features,
+    )
+    # END SOLUTION
+
+
+def as_of_lookup(
+    index: AsOfIndex,
+    query_key: pd.Series,
+    query_us: np.ndarray,
+    ttl_us: int,
+    features: Sequence[str] | None = None,
+) -> np.ndarray:
+    """The feature values as of each query, within the TTL.
+
+    For query ``q`` with key ``k`` and time ``t``: the index's row of ``k``
+    with the largest ``ts ≤ t``, if ``ts ≥ t − ttl``; else NaN. A null or
+    unknown key matches nothing.
+
+    Args:
+        index: from :func:`build_index`.
+        query_key: the entity per query, shape ``(m,)`` (nulls allowed).
+        query_us: the as-of time per query, epoch µs, shape ``(m,)``.
+        ttl_us: the TTL in µs.
+        features: the features to return (all of the index's by default).
+
+    Returns:
+        float64 of shape ``(m, len(features))``.
+    """
+    columns = [index.features.index(f) for f in (features or index.features)]
+    m = len(query_us)
+    if m == 0 or len(index.probe) == 0:
+        return np.full((m, len(columns)), np.nan)
+    # BEGIN SOLUTION m3: binary-search each query's (key, t) in the index, then apply the TTL
+    q_code = index.codec.codes(query_key)
+    # Times past the last row clip to it; times before the first clip to 0,
+    # which no row has (every row's offset is >= 1).
+    offset = np.clip(
+        np.asarray(query_us, dtype=np.int64) - index.origin, 0, index.span - 1
+    )
+    q_probe = q_code * index.span + offset
+    q_order = np.argsort(q_probe, kind="stable")  # sorted probes: cache-friendly search
+    hit = np.searchsorted(index.probe, q_probe[q_order], side="right") - 1
+    found = np.empty(m, dtype=np.int64)
+    found[q_order] = hit  # the latest probe <= the query's: same key, or an earlier one
+    pos = np.maximum(found, 0)
+    ok = (
+        (found >= 0)
+        & (q_code >= 0)
+        & (index.code[pos] == q_code)  # the same entity, not the previous key's
+        & (index.ts_us[pos] >= query_us - ttl_us)
+    )
+    out = np.full((m, len(columns)), np.nan)
+    out[ok] = index.values[pos[ok]][:, columns]
+    return out
+    # END SOLUTION
+
+
+def point_in_time_join(
+    entity_df: pd.DataFrame, specs: Sequence[JoinSpec]
+) -> pd.DataFrame:
+    """Join every row of ``entity_df`` to each view's features as of its time.
+
+    Args:
+        entity_df: ``n`` rows with each spec's entity column and a
+            timezone-aware ``event_timestamp``; duplicates allowed, any order.
+        specs: the views to join and their features.
+
+    Returns:
+        A copy of ``entity_df`` (same index, same row order) with one float
+        column ``"<view>:<feature>"`` per requested feature: the value of the
+        latest feature row with ``t − ttl ≤ feature_ts ≤ t`` (ties: larger
+        ``created_timestamp``, then later in the source), NaN if none.
+    """
+    row_us = check_entity_df(entity_df, {spec.name: spec.entity for spec in specs})
+    columns: dict[str, np.ndarray] = {}
+    for spec in specs:
+        index = spec.source
+        if not isinstance(index, AsOfIndex):
+            index = build_index(
+                load_feature_rows(spec.source, spec.entity, spec.features)
+            )
+        values = as_of_lookup(
+            index, entity_df[spec.entity], row_us, spec.ttl_us, spec.features
+        )
+        for j, column in enumerate(spec.columns):
+            columns[column] = values[:, j]
+    extra = pd.DataFrame(columns, index=entity_df.index)
+    return pd.concat([entity_df, extra], axis=1)

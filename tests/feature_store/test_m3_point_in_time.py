@@ -1,0 +1,253 @@
+"""m3: the point-in-time join equals a brute-force as-of lookup, ties, TTL edges and all."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from fs_helpers import HOUR_US, brute_as_of, from_micros, micros, scan_as_of, utc
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from labs.feature_store import JoinSpec, point_in_time_join
+from labs.feature_store.pit_join import FeatureRows, as_of_lookup, build_index
+
+T0 = 1_709_546_400_000_000  # 2024-03-04 10:00 UTC in µs
+
+feature_rows = st.lists(
+    st.tuples(
+        st.sampled_from([1, 2, 3]),  # key
+        st.integers(0, 10),  # feature time: a coarse grid, so exact ties happen
+        st.integers(0, 2),  # created: ties within ties, too
+    ),
+    max_size=25,
+)
+queries = st.lists(
+    st.tuples(st.sampled_from([1, 2, 3, 4, None]), st.integers(0, 12)),
+    min_size=1,
+    max_size=20,
+)
+
+
+@pytest.mark.parametrize("as_text", [False, True], ids=["int-keys", "str-keys"])
+@given(rows=feature_rows, qs=queries, ttl=st.integers(1, 6))
+def test_as_of_lookup_matches_brute_force(as_text, rows, qs, ttl):
+    if as_text:  # keys that are not integers take the factorised path
+        rows = [(f"k{r[0]}", *r[1:]) for r in rows]
+        qs = [(None if q[0] is None else f"k{q[0]}", q[1]) for q in qs]
+    key = [r[0] for r in rows]
+    ts = np.array([r[1] for r in rows], dtype=np.int64)
+    created = np.array([r[2] for r in rows], dtype=np.int64)
+    values = np.column_stack(
+        [np.arange(len(rows), dtype=float), -np.arange(len(rows), dtype=float)]
+    )
+    q_key = pd.Series([q[0] for q in qs], dtype=object if as_text else "Int64")
+    q_t = np.array([q[1] for q in qs], dtype=np.int64)
+    rows_ = FeatureRows(
+        pd.Series(key, dtype=object if as_text else "int64"),
+        ts,
+        created,
+        values.reshape(len(rows), 2),
+        ("a", "b"),
+    )
+    got = as_of_lookup(build_index(rows_), q_key, q_t, ttl)
+    assert got.shape == (len(qs), 2)
+    for i, (k, t) in enumerate(qs):
+        expected = brute_as_of(
+            key, ts, created, values.reshape(len(rows), 2), k, t, ttl
+        )
+        np.testing.assert_array_equal(got[i], expected, err_msg=f"query {k, t}")
+
+
+def _frame(rows: list[tuple], key: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            key: [r[0] for r in rows],
+            "event_timestamp": from_micros([T0 + r[1] * HOUR_US for r in rows]),
+            "created_timestamp": from_micros([T0 + r[2] * HOUR_US for r in rows]),
+            "f": np.arange(len(rows), dtype=float),
+        }
+    )
+
+
+@settings(max_examples=30)
+@given(
+    user_rows=feature_rows,
+    item_rows=feature_rows,
+    entity=st.lists(
+        st.tuples(
+            st.sampled_from([1, 2, 3, 4]),
+            st.sampled_from([1, 2, 3]),
+            st.integers(0, 12),
+        ),
+        min_size=1,
+        max_size=20,
+    ),
+)
+def test_join_of_two_views_matches_brute_force(user_rows, item_rows, entity):
+    users, items = _frame(user_rows, "user_id"), _frame(item_rows, "item_id")
+    entity_df = pd.DataFrame(
+        {
+            "user_id": [e[0] for e in entity],
+            "item_id": [e[1] for e in entity],
+            "event_timestamp": from_micros([T0 + e[2] * HOUR_US for e in entity]),
+            "label": np.arange(len(entity)),
+        },
+        index=np.arange(len(entity))[::-1] * 10,  # an arbitrary index survives
+    )
+    specs = [
+        JoinSpec("u", "user_id", ["f"], 3 * HOUR_US, users),
+        JoinSpec("i", "item_id", ["f"], 5 * HOUR_US, items),
+    ]
+    out = point_in_time_join(entity_df, specs)
+    assert list(out.index) == list(entity_df.index)
+    assert list(out.columns) == [*entity_df.columns, "u:f", "i:f"]
+    pd.testing.assert_frame_equal(out[entity_df.columns], entity_df)
+    for frame, spec in ((users, specs[0]), (items, specs[1])):
+        ts, created = (
+            micros(frame["event_timestamp"]),
+            micros(frame["created_timestamp"]),
+        )
+        values = frame[["f"]].to_numpy()
+        for k, t, got in zip(
+            entity_df[spec.entity],
+            micros(entity_df["event_timestamp"]),
+            out[f"{spec.name}:f"],
+            strict=True,
+        ):
+            expected = brute_as_of(
+                list(frame[spec.entity]), ts, created, values, k, t, spec.ttl_us
+            )
+            np.testing.assert_array_equal(got, expected[0])
+
+
+def test_ttl_counts_back_from_each_row():
+    """TTL 2 h, label at 11:00: a row at 08:00 is too old, one at exactly 09:00 is not."""
+    rows = pd.DataFrame(
+        {
+            "user_id": [1, 2, 3, 3],
+            "event_timestamp": [
+                utc("2024-03-04 08:00"),
+                utc("2024-03-04 09:00"),
+                utc("2024-03-04 11:00"),
+                utc("2024-03-04 11:00:00.000001"),
+            ],
+            "created_timestamp": [utc("2024-03-04 12:00")] * 4,
+            "clicks": [10.0, 20.0, 30.0, 99.0],
+        }
+    )
+    entity_df = pd.DataFrame(
+        {"user_id": [1, 2, 3], "event_timestamp": [utc("2024-03-04 11:00")] * 3}
+    )
+    out = point_in_time_join(
+        entity_df, [JoinSpec("v", "user_id", ["clicks"], 2 * HOUR_US, rows)]
+    )
+    np.testing.assert_array_equal(
+        out["v:clicks"], [np.nan, 20.0, 30.0]
+    )  # never the future 99
+
+
+def test_historical_features_on_tiny_match_brute_force(make_store, clean):
+    store = make_store("memory")
+    entity_df = clean.sample(300, random_state=1)[
+        ["user_id", "item_id", "event_timestamp", "clicked"]
+    ]
+    extra = pd.DataFrame(
+        {
+            "user_id": pd.array(
+                [None, 999_999, clean["user_id"].iloc[0]], dtype="Int64"
+            ),
+            "item_id": [0, 1, 2],
+            "event_timestamp": [
+                utc("2024-03-05 12:00"),
+                utc("2024-03-05 12:00"),
+                utc("2024-03-10"),
+            ],
+            "clicked": [0, 0, 0],
+        }
+    )
+    entity_df = pd.concat(
+        [entity_df.astype({"user_id": "Int64"}), extra], ignore_index=True
+    )
+    features = store.feature_names()
+    out = store.get_historical_features(entity_df, features)
+    assert len(out) == len(entity_df) and list(out.columns) == [
+        *entity_df.columns,
+        *features,
+    ]
+    for view in store.views.values():
+        rows = store.feature_rows(view.name)
+        ts, created = micros(rows["event_timestamp"]), micros(rows["created_timestamp"])
+        values, keys = rows[view.feature_names].to_numpy(), rows[view.entity].to_numpy()
+        got = out[[view.ref(f) for f in view.feature_names]].to_numpy(float)
+        for i, (k, t) in enumerate(
+            zip(
+                entity_df[view.entity],
+                micros(entity_df["event_timestamp"]),
+                strict=True,
+            )
+        ):
+            k = None if pd.isna(k) else int(k)
+            expected = scan_as_of(keys, ts, created, values, k, t, view.ttl_us)
+            np.testing.assert_array_equal(
+                got[i], expected, err_msg=f"{view.name} row {i}"
+            )
+    assert (
+        out.iloc[-3:][[f for f in features if f.startswith("user")]].isna().all().all()
+    )
+
+
+def test_defaults_fill_only_the_nulls(make_store, clean):
+    store = make_store("memory")
+    entity_df = clean[["user_id", "event_timestamp"]].head(200)
+    features = ["user_activity:clicks_24h", "user_activity:ctr_24h"]
+    raw = store.get_historical_features(entity_df, features)
+    filled = store.get_historical_features(
+        entity_df, features, defaults={"user_activity:ctr_24h": 0.05}
+    )
+    nulls = raw["user_activity:ctr_24h"].isna()
+    assert nulls.any() and not filled["user_activity:ctr_24h"].isna().any()
+    assert (filled.loc[nulls, "user_activity:ctr_24h"] == 0.05).all()
+    pd.testing.assert_series_equal(
+        filled.loc[~nulls, "user_activity:ctr_24h"],
+        raw.loc[~nulls, "user_activity:ctr_24h"],
+    )
+    assert store.default_values(features) == {"user_activity:clicks_24h": 0.0}
+
+
+def test_naive_entity_timestamps_are_rejected_with_the_fix(make_store, clean):
+    store = make_store("memory")
+    entity_df = clean[["user_id", "event_timestamp"]].head(50).copy()
+    entity_df["event_timestamp"] = entity_df["event_timestamp"].dt.tz_localize(None)
+    with pytest.raises(ValueError, match=r"naive.*tz_localize\('UTC'\)"):
+        store.get_historical_features(entity_df, ["user_activity:clicks_1h"])
+    entity_df["event_timestamp"] = entity_df["event_timestamp"].dt.tz_localize("UTC")
+    out = store.get_historical_features(entity_df, ["user_activity:clicks_1h"])
+    assert out["user_activity:clicks_1h"].notna().all()
+    # Any zone works: aware timestamps are compared as instants.
+    berlin = entity_df.assign(
+        event_timestamp=entity_df["event_timestamp"].dt.tz_convert("Europe/Berlin")
+    )
+    np.testing.assert_array_equal(
+        store.get_historical_features(berlin, ["user_activity:clicks_1h"])[
+            "user_activity:clicks_1h"
+        ],
+        out["user_activity:clicks_1h"],
+    )
+
+
+@pytest.mark.given
+def test_bad_requests_name_what_is_wrong(make_store, clean):
+    store = make_store("memory")
+    entity_df = clean[["user_id", "event_timestamp"]].head(5)
+    with pytest.raises(
+        ValueError,
+        match=r"unknown feature 'user_activity:clicks_2h'.*user_activity:clicks_1h",
+    ):
+        store.get_historical_features(entity_df, ["user_activity:clicks_2h"])
+    with pytest.raises(ValueError, match="no 'event_timestamp' column"):
+        store.get_historical_features(
+            entity_df[["user_id"]], ["user_activity:clicks_1h"]
+        )
+    with pytest.raises(ValueError, match="no 'item_id' column"):
+        store.get_historical_features(entity_df, ["item_stats:ctr_24h"])
