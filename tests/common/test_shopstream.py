@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import time
 
 import duckdb
 import numpy as np
@@ -419,20 +418,17 @@ def test_read_names_what_is_missing(tmp_path):
         shopstream.read(tmp_path)
 
 
-# --- presets: size and speed --------------------------------------------------
+# --- presets: size (speed is reported by `labkit data`, not asserted here) ---
 
 
-def test_tiny_generates_fast():
-    started = time.perf_counter()
-    generate(get_config("tiny", seed=9))
-    assert time.perf_counter() - started < 2.0
+def test_tiny_is_sized_for_tests():
+    ds = generate(get_config("tiny", seed=9))
+    assert 20_000 <= len(ds.impressions) <= 60_000
 
 
 @pytest.mark.slow
-def test_small_has_a_million_rows_in_under_30_seconds(tmp_path):
-    started = time.perf_counter()
+def test_small_has_a_million_rows(tmp_path):
     ds = generate(get_config("small"))
     write(ds, tmp_path / "small")
-    elapsed = time.perf_counter() - started
     assert len(ds.impressions) >= 1_000_000
-    assert elapsed < 30.0
+    assert shopstream.read(tmp_path / "small").impressions.shape == ds.impressions.shape
