@@ -352,8 +352,12 @@ def data(
 @app.command()
 def demo(
     preset: Annotated[
-        str, typer.Option(help="ShopStream size for the data step.")
-    ] = "small",
+        str | None,
+        typer.Option(
+            help="Run the data step and every lab at this preset (e.g. tiny for a "
+            "smoke run). Default: ShopStream small, each lab at its lab.toml `demo` size."
+        ),
+    ] = None,
     mine: Annotated[
         bool,
         typer.Option(
@@ -381,9 +385,13 @@ def demo(
         console.rule(f"[{number}/{len(plan)}] {name}")
         try:
             if name == "data":
-                steps.data_step(preset)
+                steps.data_step(preset or "small")
             else:
-                steps.run_step(kit.lab(name), "run")
+                lab = kit.lab(name)
+                options = dict(lab.demo)
+                if preset is not None:
+                    options["preset"] = preset
+                steps.run_step(lab, "run", **options)
         except Exception as exc:  # keep going: one broken lab must not hide the others
             failures.append(name)
             err.print(

@@ -8,6 +8,7 @@ A manifest names the lab, orders it in the pipeline and lists its milestones::
     summary = "Offline store, point-in-time joins, materialisation, online reads."
     run = "labs.feature_store.run:run"        # optional: `labkit run`
     bench = "labs.feature_store.bench:bench"  # optional: `labkit bench`
+    demo = { preset = "small" }               # optional: keywords `run` gets in `labkit demo`
 
     [[milestones]]
     id = "m1"
@@ -62,6 +63,7 @@ class Lab:
     run: str | None = None
     bench: str | None = None
     timeout: int = 60  # per-test seconds while checking candidate code
+    demo: dict[str, Any] = field(default_factory=dict, hash=False)  # `run` keywords, demo
 
     def milestone(self, milestone_id: str) -> Milestone:
         for milestone in self.milestones:
@@ -130,6 +132,7 @@ def _load_lab(path: Path, package: str) -> Lab:
             run=data.get("run"),
             bench=data.get("bench"),
             timeout=int(data.get("timeout", 60)),
+            demo=dict(data.get("demo", {})),
         )
     except KeyError as exc:
         raise ManifestError(f"{path}: missing required field {exc.args[0]!r}.") from exc

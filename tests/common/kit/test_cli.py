@@ -125,3 +125,19 @@ def test_watch_polls_and_rechecks_on_save(kit):
         idle_timeout_s=0.5,
     )
     assert mode == "polling" and len(runs) == 2
+
+
+def test_demo_runs_each_lab_with_its_demo_keywords(labkit, kit, monkeypatch, tmp_path):
+    import json
+
+    monkeypatch.syspath_prepend(str(kit.root))
+    monkeypatch.setenv("LABKIT_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("LABKIT_DATA", str(tmp_path / "data"))
+
+    result = labkit("demo", "--preset", "tiny")
+    assert result.exit_code == 0, result.output
+    page = json.loads((tmp_path / "results" / "toy" / "results.json").read_text())
+    # --preset reaches every lab; the lab.toml `demo` keywords are kept
+    assert page["figures"] == {"preset": "tiny", "rounds": 2}
+    report = (tmp_path / "results" / "REPORT.md").read_text()
+    assert "Toy arithmetic" in report and "ShopStream" in report

@@ -2,9 +2,13 @@
 
 import io
 
+import pytest
 from rich.console import Console
 
 from common.kit.verify import verify, verify_lab
+
+# Each verify runs five pytest subprocesses; give a busy machine room.
+pytestmark = pytest.mark.timeout(240)
 
 
 def test_sound_lab_passes_every_check(kit):
