@@ -63,7 +63,8 @@ class Lab:
     run: str | None = None
     bench: str | None = None
     timeout: int = 60  # per-test seconds while checking candidate code
-    demo: dict[str, Any] = field(default_factory=dict, hash=False)  # `run` keywords, demo
+    # keywords `labkit demo` passes to `run` (e.g. a smaller preset)
+    demo: dict[str, Any] = field(default_factory=dict, hash=False)
 
     def milestone(self, milestone_id: str) -> Milestone:
         for milestone in self.milestones:
