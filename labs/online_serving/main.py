@@ -1,0 +1,84 @@
+"""The app factory: ``create_app(settings)`` builds the ranking service's FastAPI app.
+
+    uvicorn labs.online_serving.main:create_app --factory --host 127.0.0.1 --port 8000
+
+    from infra.uvicorn_server import running_uvicorn
+    with running_uvicorn("labs.online_serving.main:create_app",
+                         env=Settings(max_batch_size=32).as_env(),
+                         health_path="/readyz") as server:
+        httpx.post(server.url + "/score", json={"user_id": 7, "item_id": 42})
+
+The lifespan opens the :class:`~labs.online_serving.service.Service` (model,
+store, catalogue) once, in a thread so the event loop stays free, and
+closes it after uvicorn has finished the requests in flight (on SIGTERM
+uvicorn stops accepting, completes what it holds, then runs the shutdown).
+The same app runs under uvicorn and as a Ray Serve deployment
+(``serve_app.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from labs.online_serving.metrics import RequestTimer
+from labs.online_serving.routes import router
+from labs.online_serving.service import Overloaded, RequestRejected, Service
+from labs.online_serving.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Open the service before the first request; close it after the last."""
+    service = await asyncio.to_thread(Service.open, app.state.settings)
+    service.start()
+    app.state.service = service
+    log.info(
+        "ready: model %s, store %s",
+        service.models.version,
+        service.store.online.describe(),
+    )
+    try:
+        yield
+    finally:
+        await service.close()
+
+
+async def rejected(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestRejected)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+
+
+async def overloaded(request: Request, exc: Exception) -> JSONResponse:
+    retry_after = request.app.state.settings.retry_after_s
+    return JSONResponse(
+        {"detail": str(exc)},
+        status_code=503,
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The ranking service; ``settings`` default to the ``LABKIT_SERVING_*`` environment."""
+    settings = settings or get_settings()
+    logging.basicConfig(
+        level=logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
+    app = FastAPI(
+        title="ShopStream ranking service",
+        summary="Scores and ranks candidate items for a user (labkit online_serving).",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.include_router(router)
+    app.add_exception_handler(RequestRejected, rejected)
+    app.add_exception_handler(Overloaded, overloaded)
+    app.add_middleware(RequestTimer, routes=[route.path for route in router.routes])
+    return app

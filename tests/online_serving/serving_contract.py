@@ -1,0 +1,114 @@
+"""The HTTP contract of the ranking service, as checks any deployment must pass.
+
+Used against uvicorn (m1, m2) and against Ray Serve (m6): the same app must
+behave the same behind either server. Each check takes a base URL and
+raises ``AssertionError`` with the response it did not like.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import numpy as np
+
+UNKNOWN_USER = 10_000_000  # far outside the tiny catalogue (ids 0..999)
+UNKNOWN_ITEM = 5_000_000
+
+# (route, body, the field its error must name)
+INVALID_BODIES: list[tuple[str, Any, tuple[Any, ...]]] = [
+    ("/score", {"user_id": "7", "item_id": 1}, ("body", "user_id")),  # a string
+    ("/score", {"user_id": 7.5, "item_id": 1}, ("body", "user_id")),  # a float
+    ("/score", {"user_id": 7, "item_id": True}, ("body", "item_id")),  # a bool
+    ("/score", {"user_id": -1, "item_id": 1}, ("body", "user_id")),  # negative
+    ("/score", {"user_id": 2**80, "item_id": 1}, ("body", "user_id")),  # huge
+    ("/score", {"user_id": 7}, ("body", "item_id")),  # missing
+    ("/score", {"user_id": 7, "item_id": 1, "extra": 0}, ("body", "extra")),
+    ("/rank", {"user_id": 7, "item_ids": "1,2"}, ("body", "item_ids")),
+    ("/rank", {"user_id": 7, "item_ids": [1, "x"]}, ("body", "item_ids", 1)),
+    ("/rank", {"user_id": 7, "item_ids": []}, ("body", "item_ids")),  # empty
+    ("/rank", {"user_id": None, "item_ids": [1]}, ("body", "user_id")),
+    ("/rank", [1, 2, 3], ("body",)),  # not an object
+]
+
+
+def error_locs(response: httpx.Response) -> list[tuple[Any, ...]]:
+    detail = response.json()["detail"]
+    assert isinstance(detail, list) and detail, f"no error list: {response.text}"
+    for entry in detail:
+        assert entry.get("msg"), f"an error without a message: {response.text}"
+    return [tuple(entry["loc"]) for entry in detail]
+
+
+def check_health(url: str, version: str) -> None:
+    assert httpx.get(url + "/healthz").json() == {"status": "ok"}
+    ready = httpx.get(url + "/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["model_version"] == version, ready.text
+
+
+def check_invalid_bodies(url: str) -> None:
+    with httpx.Client(base_url=url) as client:
+        for route, body, loc in INVALID_BODIES:
+            response = client.post(route, json=body)
+            assert response.status_code == 422, (route, body, response.text)
+            assert loc in error_locs(response), (route, body, response.text)
+        broken = client.post(
+            "/score",
+            content=b'{"user_id": 7,',
+            headers={"content-type": "application/json"},
+        )
+        assert broken.status_code == 422, broken.text
+        assert error_locs(broken)[0][0] == "body", broken.text
+
+
+def check_domain_errors(url: str, max_candidates: int) -> None:
+    with httpx.Client(base_url=url) as client:
+        too_many = client.post(
+            "/rank", json={"user_id": 7, "item_ids": list(range(max_candidates + 1))}
+        )
+        assert too_many.status_code == 422, too_many.text
+        assert error_locs(too_many) == [("body", "item_ids")], too_many.text
+        assert str(max_candidates) in too_many.text, too_many.text
+        for route, body in (
+            ("/score", {"user_id": UNKNOWN_USER, "item_id": 1}),
+            ("/rank", {"user_id": UNKNOWN_USER, "item_ids": [1, 2]}),
+        ):
+            response = client.post(route, json=body)
+            assert response.status_code == 404, response.text
+            assert error_locs(response) == [("body", "user_id")], response.text
+            assert str(UNKNOWN_USER) in response.text, response.text
+        item = client.post("/rank", json={"user_id": 7, "item_ids": [1, UNKNOWN_ITEM]})
+        assert item.status_code == 422, item.text
+        assert error_locs(item) == [("body", "item_ids")], item.text
+        assert str(UNKNOWN_ITEM) in item.text, item.text
+
+
+def check_scores(
+    url: str,
+    oracle: Callable[[int, list[int]], np.ndarray],
+    version: str,
+    user_id: int,
+    item_ids: list[int],
+) -> None:
+    """/rank and /score give the offline scores, sorted, with the model version."""
+    expected = oracle(user_id, item_ids)
+    with httpx.Client(base_url=url) as client:
+        response = client.post("/rank", json={"user_id": user_id, "item_ids": item_ids})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["model_version"] == version and body["fallback"] is False, body
+        assert body["user_id"] == user_id
+        got = {(row["item_id"]): row["score"] for row in body["items"]}
+        assert sorted(row["item_id"] for row in body["items"]) == sorted(item_ids)
+        for item, want in zip(item_ids, expected, strict=True):
+            assert got[item] == float(want), (item, got[item], want)
+        scores = [row["score"] for row in body["items"]]
+        assert scores == sorted(scores, reverse=True), scores
+        single = client.post(
+            "/score", json={"user_id": user_id, "item_id": item_ids[0]}
+        )
+        assert single.status_code == 200, single.text
+        assert single.json()["score"] == float(expected[0]), single.text
+        assert single.json()["model_version"] == version

@@ -1,0 +1,103 @@
+"""m1 — the app: lifespan, health and readiness, and bad requests answered 4xx, never 5xx.
+
+Everything runs against a real uvicorn subprocess over HTTP.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from serving_contract import check_domain_errors, check_health, check_invalid_bodies
+from serving_helpers import settings_for
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture(scope="module")
+def url(servers, registry_root) -> str:
+    return servers.get(settings_for(2, registry_root)).url
+
+
+def test_health_and_readiness_report_the_served_model(url, model) -> None:
+    check_health(url, model.version)
+    info = httpx.get(url + "/info").json()
+    assert info["model_version"] == model.version
+    assert info["features"] == model.metadata["features"]  # the model's, in order
+
+
+def test_wrong_types_and_shapes_are_422_naming_the_field(url) -> None:
+    check_invalid_bodies(url)
+
+
+def test_oversized_lists_and_unknown_ids_are_4xx_naming_the_field(url) -> None:
+    check_domain_errors(url, max_candidates=200)
+
+
+def test_the_model_and_store_are_opened_once(url) -> None:
+    """Readiness answers fast and the same model version every time (no reloads)."""
+    with httpx.Client(base_url=url) as client:
+        versions = {client.get("/readyz").json()["model_version"] for _ in range(5)}
+        assert len(versions) == 1
+        elapsed = [client.get("/readyz").elapsed.total_seconds() for _ in range(5)]
+    assert min(elapsed) < 0.5, (
+        f"/readyz is slow ({elapsed}): is something loaded per request?"
+    )
+
+
+def _is_valid(body: object, route: str) -> bool:
+    """Would the service score this body? (Then it is not a bad request.)"""
+    from labs.online_serving import RankRequest, ScoreRequest
+
+    schema = ScoreRequest if route == "/score" else RankRequest
+    try:
+        parsed = schema.model_validate(body, strict=True)
+    except Exception:
+        return False
+    items = [parsed.item_id] if route == "/score" else parsed.item_ids
+    return parsed.user_id < 1000 and len(items) <= 200 and all(i < 1000 for i in items)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+ids = st.integers(min_value=-5, max_value=3000) | json_values
+bodies = (
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "user_id": ids,
+            "item_id": ids,
+            "item_ids": st.lists(ids, max_size=6) | json_values,
+        },
+    )
+    | json_values
+)
+
+
+@settings(max_examples=60)
+@given(body=bodies, route=st.sampled_from(["/score", "/rank"]))
+def test_any_bad_body_is_a_4xx_never_a_5xx(url, body, route) -> None:
+    assume(not _is_valid(body, route))
+    response = httpx.post(url + route, json=body)
+    assert 400 <= response.status_code < 500, (
+        body,
+        response.status_code,
+        response.text,
+    )
+    assert response.json()["detail"], response.text
+
+
+def test_non_json_bytes_are_422(url) -> None:
+    for raw in (b"", b"\xff\xfe", b"user_id=7&item_id=1", b"[1,", b"nul"):
+        response = httpx.post(
+            url + "/rank", content=raw, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 422, (raw, response.text)
+        assert response.json()["detail"][0]["loc"][0] == "body"

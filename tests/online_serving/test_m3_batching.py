@@ -1,0 +1,321 @@
+"""m3 — dynamic batching: the micro-batcher in-process, then under real HTTP load.
+
+In-process tests drive ``MicroBatcher`` with ``asyncio.run`` and handlers
+that record what they were given; the HTTP test loads a batching server with
+the closed-loop load generator and reads the batch sizes it reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from serving_helpers import settings_for, settle
+
+from infra.loadgen import run_load
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+class Recorder:
+    """An async handler that doubles each item and remembers every batch."""
+
+    def __init__(self, delay_s: float = 0.0):
+        self.batches: list[list[int]] = []
+        self.delay_s = delay_s
+
+    async def __call__(self, items: list[int]) -> list[int]:
+        self.batches.append(list(items))
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        return [2 * x for x in items]
+
+
+def make(handler, **kwargs):
+    from labs.online_serving import MicroBatcher
+
+    async def call(items):  # MicroBatcher wants an 'async def' function
+        return await handler(items)
+
+    return MicroBatcher(call, **kwargs)
+
+
+arrivals = st.lists(
+    st.lists(st.integers(-1000, 1000), min_size=1, max_size=6),  # a burst
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=40)
+@given(bursts=arrivals, max_batch_size=st.integers(1, 5), slow=st.booleans())
+def test_every_caller_gets_its_own_result_and_batches_respect_the_maximum(
+    bursts, max_batch_size, slow
+) -> None:
+    handler = Recorder(delay_s=0.002 if slow else 0.0)
+
+    async def main():
+        batcher = make(
+            handler, max_batch_size=max_batch_size, batch_wait_timeout_s=0.002
+        )
+        batcher.start()
+        tasks = []
+        try:
+            for burst in bursts:
+                tasks += [asyncio.create_task(batcher.submit(x)) for x in burst]
+                await asyncio.sleep(0.001)
+        finally:
+            results = await settle(tasks)
+        batcher.cancel()
+        return results
+
+    results = run(main())
+    errors = [r for r in results if isinstance(r, BaseException)]
+    if errors:
+        raise errors[0]
+    sent = [x for burst in bursts for x in burst]
+    assert results == [2 * x for x in sent]  # each caller, its own item's result
+    assert sorted(x for b in handler.batches for x in b) == sorted(sent)  # each once
+    assert all(1 <= len(b) <= max_batch_size for b in handler.batches)
+    order = [x for b in handler.batches for x in b]
+    assert order == sent, "batches must take requests in arrival order"
+
+
+def test_concurrent_requests_are_merged_into_one_call() -> None:
+    handler = Recorder()
+
+    async def main():
+        batcher = make(handler, max_batch_size=64, batch_wait_timeout_s=0.05)
+        batcher.start()
+        results = await asyncio.gather(*(batcher.submit(x) for x in range(20)))
+        batcher.cancel()
+        return results
+
+    assert run(main()) == [2 * x for x in range(20)]
+    assert len(handler.batches) == 1 and handler.batches[0] == list(range(20))
+
+
+def test_a_full_batch_goes_at_once_without_waiting_for_the_deadline() -> None:
+    handler = Recorder()
+
+    async def main():
+        batcher = make(handler, max_batch_size=8, batch_wait_timeout_s=30.0)
+        batcher.start()
+        began = time.perf_counter()
+        await asyncio.gather(*(batcher.submit(x) for x in range(16)))
+        elapsed = time.perf_counter() - began
+        batcher.cancel()
+        return elapsed
+
+    elapsed = run(main())
+    assert elapsed < 5.0, f"two full batches took {elapsed:.1f} s: the wait did not end"
+    assert [len(b) for b in handler.batches] == [8, 8]
+
+
+def test_the_deadline_counts_from_the_first_request_not_the_latest() -> None:
+    """A second request arriving mid-wait joins, but does not restart the clock."""
+    handler = Recorder()
+    wait = 0.6
+
+    async def main():
+        batcher = make(handler, max_batch_size=10, batch_wait_timeout_s=wait)
+        batcher.start()
+        began = time.perf_counter()
+        first = asyncio.create_task(batcher.submit(1))
+        await asyncio.sleep(wait / 2)
+        second = asyncio.create_task(batcher.submit(2))
+        await asyncio.gather(first, second)  # gather collects both, even on failure
+        elapsed = time.perf_counter() - began
+        batcher.cancel()
+        return elapsed
+
+    elapsed = run(main())
+    assert handler.batches == [[1, 2]]
+    assert wait * 0.8 <= elapsed < wait * 1.35, (
+        f"the batch closed after {elapsed:.2f} s; expected ~{wait} s from the first "
+        f"arrival ({wait * 1.5:.2f} s means the timeout restarted at the second)"
+    )
+
+
+def test_a_handler_exception_reaches_every_caller_and_the_loop_survives() -> None:
+    calls = []
+
+    async def failing(items):
+        calls.append(list(items))
+        if len(calls) == 1:
+            raise ValueError("the model is on fire")
+        return [x + 1 for x in items]
+
+    async def main():
+        from labs.online_serving import MicroBatcher
+
+        batcher = MicroBatcher(failing, max_batch_size=16, batch_wait_timeout_s=0.02)
+        batcher.start()
+        first = await asyncio.gather(
+            *(batcher.submit(x) for x in range(5)), return_exceptions=True
+        )
+        after = await batcher.submit(41)
+        batcher.cancel()
+        return first, after
+
+    first, after = run(main())
+    assert len(calls[0]) == 5, calls
+    assert all(isinstance(r, ValueError) and "on fire" in str(r) for r in first), first
+    assert after == 42
+
+
+def test_a_wrong_number_of_results_fails_every_caller() -> None:
+    async def short(items):
+        return items[:-1]
+
+    async def main():
+        from labs.online_serving import MicroBatcher
+
+        batcher = MicroBatcher(short, max_batch_size=4, batch_wait_timeout_s=0.02)
+        batcher.start()
+        out = await asyncio.gather(
+            *(batcher.submit(x) for x in range(4)), return_exceptions=True
+        )
+        batcher.cancel()
+        return out
+
+    out = run(main())
+    assert all(isinstance(r, Exception) for r in out), out
+    assert "one per request" in str(out[0]) or "4" in str(out[0]), out[0]
+
+
+def test_a_caller_that_gave_up_is_not_computed() -> None:
+    handler = Recorder()
+
+    async def main():
+        batcher = make(handler, max_batch_size=10, batch_wait_timeout_s=0.1)
+        batcher.start()
+        keep = asyncio.create_task(batcher.submit(1))
+        gone = asyncio.create_task(batcher.submit(2))
+        try:
+            await asyncio.sleep(0.01)
+            gone.cancel()
+            result = await keep
+        finally:
+            await settle([keep, gone])
+        batcher.cancel()
+        return result
+
+    assert run(main()) == 2
+    assert handler.batches == [[1]]
+
+
+def test_batching_gives_more_predictions_per_second_with_16_callers(model) -> None:
+    """16 concurrent callers scoring one row each: batched beats one model call per row."""
+    from labs.online_serving import MicroBatcher
+
+    features = model.metadata["features"]
+    rng = np.random.default_rng(0)
+    n_rows = 16 * 24
+    frame = {
+        "user_id": rng.integers(0, 1000, n_rows),
+        "item_id": rng.integers(0, 1000, n_rows),
+        **{f: rng.random(n_rows) for f in features},
+    }
+
+    async def predict(rows: list[int]) -> list[float]:
+        batch = {name: column[rows] for name, column in frame.items()}
+        return model.predict(batch).tolist()
+
+    async def throughput(max_batch_size: int) -> float:
+        batcher = MicroBatcher(
+            predict, max_batch_size=max_batch_size, batch_wait_timeout_s=0.0005
+        )
+        batcher.start()
+
+        async def caller(k: int) -> None:
+            for row in range(k, n_rows, 16):
+                await batcher.submit(row)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(caller(k) for k in range(16)))
+        elapsed = time.perf_counter() - began
+        batcher.cancel()
+        return n_rows / elapsed
+
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the server; a 2-thread pool on a busy box thrashes
+    try:
+        unbatched = run(throughput(1))
+        batched = run(throughput(32))
+    finally:
+        torch.set_num_threads(threads)
+    assert batched > 2 * unbatched, (
+        f"batched {batched:.0f} rows/s against {unbatched:.0f} unbatched"
+    )
+
+
+def http_settings(registry_root) -> Any:
+    return settings_for(3, registry_root, max_batch_size=32, batch_wait_timeout_s=0.002)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _prestart(servers, registry_root) -> None:
+    """The HTTP test's server starts in the background while the in-process tests run."""
+    servers.prestart(http_settings(registry_root))
+
+
+@pytest.mark.server
+def test_under_http_load_batches_form_and_nothing_fails(
+    servers, registry_root, oracle, active_user
+) -> None:
+    server = servers.get(http_settings(registry_root))
+    rng = np.random.default_rng(3)
+    payloads = [
+        {"user_id": int(u), "item_id": int(i)}
+        for u, i in zip(
+            rng.integers(0, 1000, 500), rng.integers(0, 1000, 500), strict=True
+        )
+    ]
+    result = run_load(
+        server.url,
+        "/score",
+        payloads,
+        concurrency=16,
+        duration_s=1.5,
+        max_requests=20_000,
+        count_header="x-batch-size",
+    )
+    assert result.failed == 0, result.failures
+    assert result.ok > 50, result
+    sizes = {int(size): n for size, n in result.header_counts.items()}
+    assert sum(sizes.values()) == result.ok
+    assert max(sizes) > 1, f"every request was scored alone: {sizes}"
+
+    # Under concurrency, every request still gets exactly its own scores.
+    async def burst():
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            items = [
+                [int(i) for i in rng.choice(1000, 5, replace=False)] for _ in range(24)
+            ]
+            responses = await asyncio.gather(
+                *(
+                    client.post("/rank", json={"user_id": active_user, "item_ids": its})
+                    for its in items
+                )
+            )
+            return items, responses
+
+    items, responses = run(burst())
+    sizes_seen = {int(r.headers["x-batch-size"]) for r in responses}
+    for its, response in zip(items, responses, strict=True):
+        assert response.status_code == 200, response.text
+        got = {row["item_id"]: row["score"] for row in response.json()["items"]}
+        want = oracle(active_user, its)
+        assert [got[i] for i in its] == want.tolist()
+    assert max(sizes_seen) > 1, sizes_seen
