@@ -1,0 +1,230 @@
+"""A multi-node Ray cluster on this machine: one ``ray start --block`` per node.
+
+    from infra.ray_cluster import local_cluster
+    with local_cluster(num_nodes=2, cpus_per_node=1) as cluster:
+        env = {**os.environ, "RAY_ADDRESS": cluster.address}
+        subprocess.run([sys.executable, "-m", "labs.batch_serving.job", ...], env=env)
+
+Each node is a real raylet with its own object store, worker pool and ports,
+exactly as on separate machines (they just share the disk), and a driver
+joins it the way it joins a real cluster: through ``RAY_ADDRESS``. This is
+what ``ray.cluster_utils.Cluster`` does for Ray's own tests, with two
+differences that matter on a shared machine:
+
+- **Nothing global is touched.** ``ray start`` records the head's address in
+  ``<temp-dir>/ray_current_cluster``, and a bare ``ray.init()`` anywhere on
+  the machine connects to that address. Each cluster here gets its own short
+  temp dir (Unix socket paths are limited to 107 bytes), so nobody else's
+  ``ray.init()`` finds it. ``Cluster`` writes ``/tmp/ray/ray_current_cluster``.
+- **Stopped by id.** Each ``ray start --block`` runs in its own process
+  group (``infra.processes.OwnedProcess``); stopping the cluster signals
+  exactly those groups, never ``ray stop`` (which kills every Ray on the
+  machine, other people's included).
+
+Every port is chosen free on 127.0.0.1, so several clusters (and the test
+session's own Ray) can run side by side.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from infra.ports import HOST, free_port, wait_for_port
+from infra.processes import OwnedProcess
+
+
+class ClusterStartError(RuntimeError):
+    """A node of the local cluster did not come up."""
+
+
+def ray_executable() -> str:
+    """The ``ray`` CLI next to this interpreter (the venv's), else on PATH."""
+    beside = Path(sys.executable).with_name("ray")
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("ray")
+    if found is None:
+        raise ClusterStartError(
+            "the `ray` command is not installed next to this Python or on PATH; "
+            "install the kit (`make install`)."
+        )
+    return found
+
+
+def _node_ports() -> list[str]:
+    """Free ports for every listener a node opens, so two nodes never collide."""
+    return [
+        f"--node-manager-port={free_port()}",
+        f"--object-manager-port={free_port()}",
+        f"--dashboard-agent-listen-port={free_port()}",
+        f"--dashboard-agent-grpc-port={free_port()}",
+        f"--runtime-env-agent-port={free_port()}",
+        f"--metrics-export-port={free_port()}",
+    ]
+
+
+@dataclass
+class LocalCluster:
+    """The running nodes; ``address`` is what ``RAY_ADDRESS`` should say."""
+
+    address: str
+    temp_dir: Path
+    nodes: list[OwnedProcess] = field(default_factory=list)
+    cpus_per_node: float = 1.0
+    auth_env: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def pids(self) -> list[int]:
+        return [node.pid for node in self.nodes]
+
+    def env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """An environment whose ``ray.init()`` joins this cluster."""
+        env = dict(os.environ if base is None else base)
+        env["RAY_ADDRESS"] = self.address
+        env.update(self.auth_env)
+        return env
+
+    def stop(self) -> None:
+        """Stop the worker nodes, then the head, each by its process group."""
+        for node in reversed(self.nodes):
+            node.stop(grace_s=10.0)
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+
+def start_local_cluster(
+    num_nodes: int = 2,
+    cpus_per_node: float = 1.0,
+    object_store_mb: int = 200,
+    timeout_s: float = 60.0,
+    env: Mapping[str, str] | None = None,
+) -> LocalCluster:
+    """Start a head and ``num_nodes - 1`` worker nodes; return when all listen.
+
+    Args:
+        num_nodes: nodes including the head (at least 1).
+        cpus_per_node: logical CPUs each node offers to the scheduler.
+        object_store_mb: each node's shared-memory object store.
+        timeout_s: how long a node may take to start.
+        env: the nodes' environment (their workers inherit it); this process's
+            by default. ``RAY_ADDRESS`` is removed from it.
+
+    Raises:
+        ClusterStartError: a node exited or did not listen in time (with its log).
+    """
+    if num_nodes < 1:
+        raise ValueError(
+            f"a cluster needs at least one node, got num_nodes={num_nodes}."
+        )
+    ray = ray_executable()
+    # Short on purpose: Ray's Unix sockets live under it (107-byte limit).
+    temp_dir = Path(tempfile.mkdtemp(prefix="rc-", dir="/tmp"))
+    node_env = dict(os.environ if env is None else env)
+    node_env.pop("RAY_ADDRESS", None)
+    node_env.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # A test cluster has nothing to drain: stop at once on SIGTERM (the default
+    # waits up to 30 s for Serve replicas to move away).
+    node_env["RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"] = "0"
+    # Token authentication with a token made for this cluster alone: every
+    # node and every driver must present it (as on a real cluster, where it is
+    # a secret the nodes and the job submitter share).
+    node_env["RAY_AUTH_MODE"] = "token"
+    node_env["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+    port = free_port()
+    address = f"{HOST}:{port}"
+    common = [
+        "--block",
+        f"--num-cpus={cpus_per_node:g}",
+        f"--object-store-memory={object_store_mb * 2**20}",
+        f"--node-ip-address={HOST}",
+        f"--temp-dir={temp_dir}",
+        "--disable-usage-stats",
+    ]
+    cluster = LocalCluster(
+        address,
+        temp_dir,
+        cpus_per_node=cpus_per_node,
+        auth_env={k: node_env[k] for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")},
+    )
+    try:
+        head = [
+            ray,
+            "start",
+            "--head",
+            f"--port={port}",
+            f"--ray-client-server-port={free_port()}",
+            "--include-dashboard=false",
+            *common,
+            *_node_ports(),
+        ]
+        cluster.nodes.append(
+            OwnedProcess.start(head, "ray-head", temp_dir / "head.log", env=node_env)
+        )
+        # Workers need only the head's GCS: start them as soon as it listens,
+        # so their start-up overlaps the head's raylet and agents (on a loaded
+        # 2-core machine each node takes ~10 s; in sequence that doubles).
+        _wait_listening(cluster.nodes[0], port, timeout_s)
+        for i in range(1, num_nodes):
+            worker = [ray, "start", f"--address={address}", *common, *_node_ports()]
+            node = OwnedProcess.start(
+                worker, f"ray-node-{i}", temp_dir / f"node-{i}.log", env=node_env
+            )
+            cluster.nodes.append(node)
+        for node in cluster.nodes:
+            _wait_started(node, timeout_s)
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
+
+
+def _wait_listening(node: OwnedProcess, port: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not node.alive():
+            raise ClusterStartError(
+                f"{node.name} exited with code {node.proc.returncode}:\n{node.log_tail()}"
+            )
+        if wait_for_port(port, timeout_s=0.5):
+            return
+    raise ClusterStartError(
+        f"{node.name} did not listen on {HOST}:{port} within {timeout_s:.0f} s:\n"
+        f"{node.log_tail()}"
+    )
+
+
+def _wait_started(node: OwnedProcess, timeout_s: float) -> None:
+    """``ray start --block`` prints "Ray runtime started." once its raylet is up."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not node.alive():
+            raise ClusterStartError(
+                f"{node.name} exited with code {node.proc.returncode}:\n{node.log_tail()}"
+            )
+        with contextlib.suppress(OSError):
+            if "Ray runtime started" in node.log_path.read_text(errors="replace"):
+                return
+        time.sleep(0.1)
+    raise ClusterStartError(
+        f"{node.name} did not start within {timeout_s:.0f} s:\n{node.log_tail()}"
+    )
+
+
+@contextlib.contextmanager
+def local_cluster(
+    num_nodes: int = 2, cpus_per_node: float = 1.0, **options: object
+) -> Iterator[LocalCluster]:
+    """A local multi-node cluster for the duration of a block, always stopped."""
+    cluster = start_local_cluster(num_nodes, cpus_per_node, **options)  # type: ignore[arg-type]
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

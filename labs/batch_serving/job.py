@@ -1,0 +1,435 @@
+"""The batch scoring job: plan (validate everything), then score what is pending, exactly once.
+
+    from labs.batch_serving import JobSpec, run_job
+    report = run_job(JobSpec(input_dir, output_dir, registry_root, model="production",
+                             store_root=store.root))
+    report.written, report.skipped, report.rows_out
+
+From a shell (the same code; ``RAY_ADDRESS`` set = run on that cluster)::
+
+    python -m labs.batch_serving.job --input data/batch_serving/requests/small-seed0 \\
+        --output /tmp/scores --registry data/registry/small-seed0 \\
+        --store data/feature_store/small-seed0 --model production --report report.json
+
+The steps, in order:
+
+1. ``plan_job`` checks every input before any work: the model reference
+   exists (and is pinned to a version), the input has its key columns and,
+   with the feature store, every feature the model reads, and the output
+   folder is empty or holds this very job. Each problem is one clear error.
+2. The committer (``commit.py``) locks the output, cleans up after a
+   crashed run and lists the partitions not yet committed.
+3. Nothing pending: done, without starting Ray. Otherwise the pipeline
+   (``pipeline.py``) scores the pending partitions on an actor pool and
+   each partition is committed the moment it is complete.
+
+Fault hooks (for the crash tests and the demo): ``--crash-after K`` makes
+the driver die (``os._exit``) halfway through writing partition K + 1,
+after K commits; ``--kill-actor-on-batch N`` makes one actor die on its
+N-th batch (Ray restarts it and retries the batch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from labs.batch_serving.commit import OutputCommitter, check_output_folder, temp_path
+from labs.batch_serving.pipeline import PipelineConfig, PipelineStats, score_partitions
+from labs.batch_serving.requests import (
+    ID,
+    KEYS,
+    TIME,
+    Partition,
+    list_partitions,
+    select_partitions,
+)
+from labs.batch_serving.scorer import ActorFaults
+
+log = logging.getLogger(__name__)
+
+CRASH_EXIT_CODE = 75  # what a job killed by --crash-after exits with
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What to score, with what, and where to write it.
+
+    Attributes:
+        input_dir: the requests' root (Parquet partitions).
+        output_dir: where the scores go (mirrors the input's partitions).
+        registry_root: the model registry.
+        model: a version (``"v0003"``) or an alias (``"production"``),
+            resolved once and pinned for the life of the output folder.
+        store_root: the feature store whose point-in-time features are
+            joined; ``None`` when the input files carry every feature.
+        partitions: a glob over partition names (``"event_date=2024-03-0[4-6]/*"``)
+            to score a range only, e.g. a backfill; every partition by default.
+    """
+
+    input_dir: Path
+    output_dir: Path
+    registry_root: Path
+    model: str = "production"
+    store_root: Path | None = None
+    partitions: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("input_dir", "output_dir", "registry_root", "store_root"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, Path(value).resolve())
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """A validated job: the pinned model, the columns to read, the partitions."""
+
+    spec: JobSpec
+    version: str
+    features: tuple[str, ...]  # what the model reads, in order
+    join_features: tuple[str, ...]  # the subset joined from the feature store
+    read_columns: tuple[str, ...]  # input columns the pipeline reads
+    partitions: tuple[Partition, ...]
+    identity: dict[str, Any]
+
+    @property
+    def registry_root(self) -> Path:
+        return self.spec.registry_root
+
+    @property
+    def store_root(self) -> Path | None:
+        return self.spec.store_root
+
+    @property
+    def rows(self) -> int:
+        return sum(p.rows for p in self.partitions)
+
+
+def _store_state(store_root: Path) -> tuple[list[str], dict[str, Any]]:
+    """The features a store serves and what identifies its computed rows."""
+    from labs.feature_store import FeatureStore
+
+    if not (store_root / "registry.json").exists():
+        raise ValueError(
+            f"{store_root} is not a feature store (no registry.json); pass the folder "
+            "of a built store, e.g. build_store('small').root."
+        )
+    with FeatureStore(store_root, online="memory") as store:
+        computed = store.registry.state.get("computed") or {}
+        if not store.views_current():
+            raise ValueError(
+                f"the feature store at {store_root} has no current feature rows; "
+                "run compute_views() (or build_store) first."
+            )
+        return store.feature_names(), {
+            "offline_version": computed.get("offline_version"),
+            "views": computed.get("fingerprint"),
+            "computed_at_us": computed.get("computed_at_us"),
+        }
+
+
+def plan_job(spec: JobSpec) -> JobPlan:
+    """Validate ``spec`` completely, touching nothing; the job starts only if this passes.
+
+    Raises:
+        ValueError: the input folder is missing or empty; the model reference
+            names no version; the input lacks a key column or a feature the
+            model reads (and no store serves it); the output folder holds a
+            different job's results.
+    """
+    from labs.training import ModelRegistry, RegistryError
+
+    partitions = select_partitions(list_partitions(spec.input_dir), spec.partitions)
+    if any(p.name == "." for p in partitions):
+        raise ValueError(
+            f"{spec.input_dir} holds Parquet files directly; put them in partition "
+            "folders (e.g. event_date=2024-03-04/) so the output can mirror them."
+        )
+    registry = ModelRegistry(spec.registry_root)
+    try:
+        version = registry.resolve(spec.model)
+        metadata = registry.metadata(version)
+    except RegistryError as exc:
+        raise ValueError(f"model {spec.model!r} cannot be used: {exc}") from None
+    features = tuple(metadata["features"])
+    # Every partition's schema (footers only), so a bad file fails here, not midway.
+    columns: set[str] | None = None
+    for partition in partitions:
+        for file in partition.files:
+            names = set(pq.read_schema(file).names)
+            columns = names if columns is None else columns & names
+    assert columns is not None
+    served: list[str] = []
+    store_identity: dict[str, Any] | None = None
+    if spec.store_root is not None:
+        served, store_identity = _store_state(spec.store_root)
+    from_input = [f for f in features if f in columns]
+    join = tuple(f for f in features if f not in columns and f in served)
+    missing = [f for f in features if f not in columns and f not in served]
+    if missing:
+        where = (
+            f"not served by the feature store at {spec.store_root}"
+            if spec.store_root is not None
+            else "no feature store was given (store_root)"
+        )
+        raise ValueError(
+            f"model {version} reads features {missing}, which are not columns of the "
+            f"input in {spec.input_dir}, and {where}. Join them into the input, or "
+            "point the job at a feature store that serves them."
+        )
+    keys = [ID, *KEYS, TIME]
+    absent = [c for c in keys if c not in columns]
+    if absent:
+        raise ValueError(
+            f"every input file needs columns {keys}; {absent} are missing from some "
+            f"file in {spec.input_dir} (columns present in all: {sorted(columns)})."
+        )
+    identity = {
+        "input_dir": str(spec.input_dir),
+        "partitions": spec.partitions,
+        "model_version": version,
+        "model_fingerprint": metadata.get("fingerprint"),
+        "registry_root": str(spec.registry_root),
+        "features": list(features),
+        "store_root": None if spec.store_root is None else str(spec.store_root),
+        "store": store_identity,
+    }
+    check_output_folder(spec.output_dir, identity)
+    return JobPlan(
+        spec=spec,
+        version=version,
+        features=features,
+        join_features=join,
+        read_columns=tuple(dict.fromkeys([*keys, *from_input])),
+        partitions=tuple(partitions),
+        identity=identity,
+    )
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Fault hooks for tests and the demo.
+
+    Attributes:
+        crash_after: the driver dies (``os._exit(CRASH_EXIT_CODE)``) after
+            this many commits, leaving a half-written temporary file of the
+            next partition behind.
+        actor: faults injected into the scoring actors.
+    """
+
+    crash_after: int | None = None
+    actor: ActorFaults = field(default_factory=ActorFaults)
+
+
+@dataclass
+class JobReport:
+    """What one run of the job did."""
+
+    model_version: str
+    partitions: int  # in the input
+    skipped: int  # already committed before this run
+    written: int  # committed by this run
+    rows_in: int  # rows of the input
+    rows_out: int  # rows committed, all runs
+    rows_scored: int  # rows scored by this run
+    seconds: float
+    rows_per_s: float
+    pool_size: int = 0
+    batch_size: int = 0
+    startup_s: float = 0.0  # until an actor began its first batch: start-up
+    steady_rows_per_s: float = 0.0  # over the actors' scoring window
+    actor_cpu_s: float = 0.0  # CPU the actors spent scoring (not waiting)
+    rows_by_node: dict[str, int] = field(default_factory=dict)
+    rows_by_worker: dict[str, int] = field(default_factory=dict)
+    recovery: dict[str, Any] = field(default_factory=dict)
+    cluster: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run_job(
+    spec: JobSpec,
+    config: PipelineConfig | None = None,
+    faults: Faults | None = None,
+) -> JobReport:
+    """Plan, recover, score what is pending and commit it; idempotent.
+
+    Starts a local Ray only if none is running and work is pending (and
+    stops it again); joins ``RAY_ADDRESS`` when set (see ``infra.ray_session``).
+    """
+    from infra.ray_session import ray_session
+
+    config = config or PipelineConfig()
+    faults = faults or Faults()
+    started = time.perf_counter()
+    plan = plan_job(spec)
+    committer = OutputCommitter(spec.output_dir, plan.identity)
+    recovery = committer.open()
+    try:
+        pending = committer.pending(plan.partitions)
+        report = JobReport(
+            model_version=plan.version,
+            partitions=len(plan.partitions),
+            skipped=len(plan.partitions) - len(pending),
+            written=0,
+            rows_in=plan.rows,
+            rows_out=0,
+            rows_scored=0,
+            seconds=0.0,
+            rows_per_s=0.0,
+            batch_size=config.batch_size,
+            recovery=asdict(recovery),
+        )
+        if pending:
+            nodes: Counter[str] = Counter()
+            workers: Counter[str] = Counter()
+            stats = PipelineStats()
+            with ray_session():
+                report.pool_size = config.pool_size()
+                for done in score_partitions(
+                    plan, pending, config, faults.actor, stats
+                ):
+                    if (
+                        faults.crash_after is not None
+                        and report.written >= faults.crash_after
+                    ):
+                        _crash_midway(spec.output_dir, done)
+                    committer.commit(done.partition, done.table)
+                    report.written += 1
+                    report.rows_scored += done.table.num_rows
+                    report.actor_cpu_s += done.cpu_s
+                    nodes.update(done.rows_by_node)
+                    workers.update({str(k): v for k, v in done.rows_by_worker.items()})
+            report.rows_by_node = dict(nodes)
+            report.rows_by_worker = dict(workers)
+            report.startup_s = stats.startup_s
+            report.steady_rows_per_s = stats.steady_rows_per_s
+        report.rows_out = sum(r["rows"] for r in committer.committed.values())
+    finally:
+        committer.close()
+    report.seconds = time.perf_counter() - started
+    report.rows_per_s = (
+        report.rows_scored / report.seconds if report.rows_scored else 0.0
+    )
+    if (
+        report.skipped + report.written == report.partitions
+        and report.rows_out != report.rows_in
+    ):
+        raise RuntimeError(
+            f"the job committed {report.rows_out:,} rows for {report.rows_in:,} input rows."
+        )
+    return report
+
+
+def _crash_midway(output_dir: Path, done: Any) -> None:
+    """Die like a killed process halfway through writing a partition."""
+    tmp = temp_path(output_dir, done.partition.name)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    half = done.table.slice(0, max(1, done.table.num_rows // 2))
+    pq.write_table(half, tmp)
+    log.error("fault hook: crashing while writing %s", done.partition.name)
+    sys.stderr.flush()
+    os._exit(CRASH_EXIT_CODE)
+
+
+# --- the command line ---------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    """The job's command line (also what the infra/ray configs' entrypoints must parse)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m labs.batch_serving.job",
+        description="Score request partitions with a registered model, exactly once. "
+        "With RAY_ADDRESS set it joins that cluster; otherwise it starts a local Ray.",
+    )
+    add = parser.add_argument
+    add("--input", required=True, type=Path, help="the requests' root folder")
+    add("--output", required=True, type=Path, help="the output folder")
+    add("--registry", required=True, type=Path, help="the model registry")
+    add("--model", default="production", help="a version or an alias")
+    add("--store", type=Path, default=None, help="the feature store to join from")
+    add("--partitions", default=None, help="glob of partitions to score (a backfill)")
+    add(
+        "--actors",
+        type=int,
+        default=None,
+        help="pool size (default: sized to the cluster)",
+    )
+    add("--cpus-per-actor", type=float, default=0.5)
+    add("--batch-size", type=int, default=4096)
+    add("--num-cpus", type=float, default=None, help="CPUs of a local Ray")
+    add("--expect-nodes", type=int, default=1, help="nodes to wait for (RAY_ADDRESS)")
+    add("--report", type=Path, default=None, help="write the JSON report here")
+    add("--crash-after", type=int, default=None, help="fault: die after K commits")
+    add("--kill-actor-on-batch", type=int, default=None, help="fault: an actor dies")
+    add("--fault-marker", type=str, default=None, help="file that makes it die once")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
+    )
+    spec = JobSpec(
+        args.input, args.output, args.registry, args.model, args.store, args.partitions
+    )
+    config = PipelineConfig(
+        num_actors=args.actors,
+        cpus_per_actor=args.cpus_per_actor,
+        batch_size=args.batch_size,
+    )
+    faults = Faults(
+        crash_after=args.crash_after,
+        actor=ActorFaults(
+            die_on_batch=args.kill_actor_on_batch, marker=args.fault_marker
+        ),
+    )
+    plan_job(spec)  # every bad input fails here, before Ray starts
+    cluster: dict[str, Any] = {}
+    address = os.environ.get("RAY_ADDRESS")
+    if address:
+        from labs.batch_serving.cluster import connect_cluster
+
+        cluster = connect_cluster(address, expect_nodes=args.expect_nodes).as_dict()
+    else:
+        from infra.ray_session import init_ray
+
+        # "local": a new Ray of our own, never one another `ray start` left behind.
+        extra = {"num_cpus": args.num_cpus} if args.num_cpus else {}
+        init_ray(address="local", **extra)
+    import ray
+
+    try:
+        report = run_job(spec, config, faults)
+    finally:
+        ray.shutdown()
+    report.cluster = cluster
+    payload = json.dumps(report.as_dict(), indent=2)
+    if args.report:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(payload + "\n")
+    log.info(
+        "%d partitions: %d skipped, %d written; %d rows in, %d out; %.1f s",
+        report.partitions,
+        report.skipped,
+        report.written,
+        report.rows_in,
+        report.rows_out,
+        report.seconds,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Measurements shared by ``run.py`` and ``bench.py``: throughput with and without Ray.
+
+    plan = setup("small")                                  # model, store, requests
+    single_process(plan, parts, batch_size=4096)           # the baseline loop
+    ray_throughput(plan, parts, num_actors=2, batch_size=4096)
+
+Both score the same files with the same code (:class:`Scorer`: read, join
+features, predict), so their ratio is Ray's overhead (or speed-up). The
+single-process loop runs PyTorch on one thread, like one actor, and skips
+the regrouping and writing that neither side needs to be compared on.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from labs.batch_serving.job import JobPlan, JobSpec, plan_job
+from labs.batch_serving.pipeline import PipelineConfig, PipelineStats, score_partitions
+from labs.batch_serving.reader import read_row_groups, read_tasks
+from labs.batch_serving.requests import Partition, ensure_requests
+from labs.batch_serving.scorer import Scorer, ScorerConfig
+
+
+@dataclass
+class Setup:
+    """Everything a measurement needs for one preset."""
+
+    preset: str
+    plan: JobPlan  # the job over the whole input (output folder unused)
+    registry_root: Path
+    store_root: Path
+    requests_root: Path
+
+
+def setup(preset: str, seed: int = 0, output: Path | None = None) -> Setup:
+    """The production model, the feature store and the requests of ``preset``."""
+    from labs.feature_store import build_store
+    from labs.training import ensure_production_model
+
+    model = ensure_production_model(preset, seed)
+    store = build_store(preset, seed)
+    store.close()
+    requests = ensure_requests(preset, seed)
+    spec = JobSpec(
+        requests,
+        output or Path("/nonexistent/labkit-measure"),
+        model.registry_root,
+        model.version,
+        Path(store.root),
+    )
+    return Setup(
+        preset, plan_job(spec), model.registry_root, Path(store.root), requests
+    )
+
+
+def load_average() -> float:
+    return os.getloadavg()[0]
+
+
+def single_process(
+    plan: JobPlan, partitions: Sequence[Partition], batch_size: int, threads: int = 1
+) -> dict[str, Any]:
+    """Read, join and score ``partitions`` in this process, ``batch_size`` rows at a time."""
+    started = time.perf_counter()
+    scorer = Scorer(
+        ScorerConfig(
+            registry_root=str(plan.registry_root),
+            model_version=plan.version,
+            store_root=None if plan.store_root is None else str(plan.store_root),
+            join_features=tuple(plan.join_features),
+            threads=threads,
+        )
+    )
+    startup = time.perf_counter() - started
+    cpu = time.process_time()
+    rows = 0
+    columns = list(plan.read_columns)
+    for task in read_tasks([p.files for p in partitions]):
+        table = read_row_groups({k: np.array([v]) for k, v in task.items()}, columns)
+        for start in range(0, table.num_rows, batch_size):
+            rows += len(scorer(table.slice(start, batch_size)))
+    cpu_s = time.process_time() - cpu
+    seconds = time.perf_counter() - started
+    return {
+        "rows": rows,
+        "seconds": seconds,
+        "startup_s": startup,
+        "rows_per_s": rows / seconds,
+        "steady_rows_per_s": rows / (seconds - startup),
+        "cpu_us_per_row": 1e6 * cpu_s / max(rows, 1),
+        "utilisation": cpu_s / max(seconds - startup, 1e-9),  # CPU over wall time
+    }
+
+
+def ray_throughput(
+    plan: JobPlan,
+    partitions: Sequence[Partition],
+    num_actors: int,
+    batch_size: int,
+) -> dict[str, Any]:
+    """Score ``partitions`` with the Ray Data pipeline (nothing written)."""
+    stats = PipelineStats()
+    started = time.perf_counter()
+    rows = 0
+    cpu_s = 0.0
+    workers: set[int] = set()
+    config = PipelineConfig(num_actors=num_actors, batch_size=batch_size)
+    for done in score_partitions(plan, partitions, config, stats=stats):
+        rows += done.table.num_rows
+        cpu_s += done.cpu_s
+        workers.update(done.rows_by_worker)
+    seconds = time.perf_counter() - started
+    # The share of the scoring window each actor spent on a CPU: the actors'
+    # CPU seconds over actors × the window. Below 1 they waited (for reads,
+    # for the driver, or for cores that the machine's other load held).
+    utilisation = cpu_s / (num_actors * stats.scoring_s) if stats.scoring_s > 0 else 0.0
+    return {
+        "actors": num_actors,
+        "batch_size": batch_size,
+        "rows": rows,
+        "seconds": seconds,
+        "startup_s": stats.startup_s,
+        "rows_per_s": rows / seconds,
+        "steady_rows_per_s": stats.steady_rows_per_s,
+        "workers": len(workers),
+        "cpu_us_per_row": 1e6 * cpu_s / max(rows, 1),
+        "utilisation": utilisation,
+    }

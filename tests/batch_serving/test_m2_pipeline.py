@@ -1,0 +1,171 @@
+"""m2 — the Ray Data pipeline: read partitions, score on an actor pool, regroup, count.
+
+``regroup`` is checked without Ray against hand-made blocks in any order;
+the pipeline end to end (``finished_job``, run once per session on 2
+actors) against the offline oracle: the training lab's point-in-time
+training set scored in one call.
+"""
+
+from __future__ import annotations
+
+import random
+from itertools import pairwise
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from labs.batch_serving import (
+    list_partitions,
+    plan_job,
+    read_manifest,
+    read_output,
+    regroup,
+)
+from labs.batch_serving.reader import PARTITION
+
+SIZES = (1, 2, 7, 30, 64)  # rows of the hand-made partitions
+
+
+@pytest.fixture(scope="module")
+def small_partitions(tmp_path_factory):
+    """Five partitions with known ids, and their rows as 'scored' output."""
+    root = tmp_path_factory.mktemp("regroup")
+    next_id = 0
+    scored = []
+    for i, n in enumerate(SIZES):
+        ids = np.arange(next_id, next_id + n, dtype=np.int64) * 3  # not contiguous
+        next_id += n
+        folder = root / f"event_date=2024-03-0{i + 1}"
+        folder.mkdir()
+        pq.write_table(pa.table({"impression_id": ids}), folder / "part-0.parquet")
+        scored.append(
+            pa.table(
+                {
+                    "impression_id": ids,
+                    "user_id": ids % 11,
+                    "item_id": ids % 13,
+                    "event_timestamp": pa.array(
+                        ids * 1_000_000, pa.timestamp("us", tz="UTC")
+                    ),
+                    "score": ids / (ids.max() + 1.0),
+                    "model_version": pa.array(["v0001"] * n, pa.string()),
+                    PARTITION: pa.array(np.full(n, i, dtype=np.int32)),
+                }
+            )
+        )
+    return list_partitions(root), pa.concat_tables(scored)
+
+
+def shuffled_blocks(table: pa.Table, seed: int, n_blocks: int) -> list[pa.Table]:
+    order = np.random.default_rng(seed).permutation(table.num_rows)
+    shuffled = table.take(pa.array(order))
+    cuts = sorted(random.Random(seed).sample(range(1, table.num_rows), n_blocks - 1))
+    bounds = [0, *cuts, table.num_rows]
+    return [shuffled.slice(a, b - a) for a, b in pairwise(bounds)]
+
+
+@settings(max_examples=30)
+@given(seed=st.integers(0, 10_000), n_blocks=st.integers(1, 40))
+def test_regroup_yields_every_partition_once_and_whole(
+    small_partitions, seed, n_blocks
+) -> None:
+    partitions, table = small_partitions
+    done = list(regroup(shuffled_blocks(table, seed, n_blocks), partitions))
+    assert sorted(d.partition.name for d in done) == [p.name for p in partitions]
+    for d in done:
+        expected = pq.read_table(d.partition.files[0])["impression_id"].to_numpy()
+        np.testing.assert_array_equal(d.table["impression_id"].to_numpy(), expected)
+        assert PARTITION not in d.table.column_names  # bookkeeping is dropped
+
+
+def test_a_partition_is_handed_on_as_soon_as_it_is_complete(small_partitions) -> None:
+    partitions, table = small_partitions
+    by_partition = table.sort_by(PARTITION)  # partition 0's row, then 1's, ...
+    blocks = iter([by_partition.slice(i, 1) for i in range(by_partition.num_rows)])
+    stream = regroup(blocks, partitions)
+    first = next(stream)
+    assert first.partition.name == partitions[0].name
+    # Only that partition's single row has been consumed from the blocks.
+    assert next(blocks)[PARTITION].to_pylist() == [1]
+
+
+def test_regroup_refuses_lost_and_repeated_rows(small_partitions) -> None:
+    partitions, table = small_partitions
+    with pytest.raises(RuntimeError, match="short"):
+        list(regroup([table.slice(0, table.num_rows - 1)], partitions))
+    with pytest.raises(RuntimeError, match="twice"):
+        list(regroup([table, table.slice(table.num_rows - 1, 1)], partitions))
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # the first one starts the session's Ray and runs the job
+def test_the_job_scores_equal_the_offline_predictions(
+    finished_job, offline_scores
+) -> None:
+    out = read_output(finished_job.output)
+    assert len(out) == len(offline_scores) == finished_job.report.rows_in
+    assert out["impression_id"].is_unique
+    scores = out.set_index("impression_id")["score"].sort_index()
+    np.testing.assert_array_equal(
+        scores.index.to_numpy(), offline_scores.index.to_numpy()
+    )
+    np.testing.assert_allclose(
+        scores.to_numpy(), offline_scores.to_numpy(), rtol=0, atol=1e-9
+    )
+    assert (out["model_version"] == finished_job.report.model_version).all()
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # the first one starts the session's Ray and runs the job
+def test_the_output_mirrors_the_input_partitions(finished_job, requests_root) -> None:
+    inputs = {p.name: p.rows for p in list_partitions(requests_root)}
+    outputs = {p.name: p.rows for p in list_partitions(finished_job.output)}
+    assert outputs == inputs and len(inputs) == 12
+    committed = read_manifest(finished_job.output)["partitions"]
+    assert {name: r["rows"] for name, r in committed.items()} == inputs
+    report = finished_job.report
+    assert (
+        report.rows_in == report.rows_out == report.rows_scored == sum(inputs.values())
+    )
+    assert (report.written, report.skipped) == (12, 0)
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # the first one starts the session's Ray and runs the job
+def test_every_actor_of_the_pool_scored_rows(finished_job) -> None:
+    report = finished_job.report
+    assert report.pool_size == 2
+    assert len(report.rows_by_worker) == 2, report.rows_by_worker
+    assert sum(report.rows_by_worker.values()) == report.rows_in
+    assert len(report.rows_by_node) == 1  # the session's one local node
+
+
+@pytest.mark.given
+def test_a_missing_key_column_stops_the_job_before_any_work(
+    make_spec, tmp_path
+) -> None:
+    from labs.batch_serving.requests import shopstream_requests, write_requests
+
+    root = tmp_path / "requests"
+    write_requests(shopstream_requests("tiny").head(500), root)
+    for file in root.rglob("*.parquet"):
+        pq.write_table(pq.read_table(file).drop(["item_id"]), file)
+    output = tmp_path / "out"
+    with pytest.raises(ValueError, match="item_id"):
+        plan_job(make_spec(output, input_dir=root))
+    assert not output.exists()
+
+
+@pytest.mark.given
+def test_features_neither_in_the_input_nor_in_a_store_are_named(
+    make_spec, tmp_path
+) -> None:
+    with pytest.raises(ValueError, match=r"user_activity:clicks_1h.*no feature store"):
+        plan_job(make_spec(tmp_path / "out", store_root=None))

@@ -1,0 +1,223 @@
+"""m3 — exactly once: atomic partition files, a manifest, and a real crash.
+
+The crash test kills the job for real: it runs in its own process, joins
+the session's Ray through ``RAY_ADDRESS`` (as a job joins a cluster: the
+driver dies, the cluster lives on and reaps the driver's actors) and dies
+by ``os._exit`` halfway through writing its fifth partition. The rerun,
+here in the test process on the same Ray, must skip the four
+committed partitions (their files untouched), clean up the half-written
+one, survive an actor dying on its first batch (Ray restarts it and
+retries the batch), and leave every input row in the output exactly once,
+with the same scores as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from bs_helpers import file_stamps, run_job_process
+
+from labs.batch_serving import (
+    CRASH_EXIT_CODE,
+    ActorFaults,
+    Faults,
+    OutputCommitter,
+    PipelineConfig,
+    plan_job,
+    read_manifest,
+    read_output,
+    run_job,
+)
+from labs.batch_serving.commit import MANIFEST, TEMP_MARK, part_path
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+@pytest.mark.server
+@pytest.mark.timeout(600)  # a subprocess job on a busy machine
+def test_a_crashed_job_resumes_and_writes_every_row_exactly_once(
+    make_spec, finished_job, requests_root, tmp_path
+) -> None:
+    import ray
+
+    spec = make_spec(tmp_path / "scores")
+    session = {**os.environ, "RAY_ADDRESS": ray.get_runtime_context().gcs_address}
+    code = run_job_process(
+        spec,
+        tmp_path / "crash.log",
+        "--crash-after=4",
+        "--actors=1",
+        "--batch-size=2048",
+        env=session,
+    )
+    log = (tmp_path / "crash.log").read_text(errors="replace")
+    assert code == CRASH_EXIT_CODE, log[-3000:]
+    before = file_stamps(spec.output_dir)
+    assert len(before) == 4
+    temps = [p for p in spec.output_dir.rglob(f"{TEMP_MARK}*") if p.is_file()]
+    assert len(temps) == 1  # the partition it died writing
+
+    marker = tmp_path / "actor-died"
+    faults = Faults(actor=ActorFaults(die_on_batch=1, marker=str(marker)))
+    report = run_job(spec, PipelineConfig(num_actors=2, batch_size=1024), faults)
+
+    assert (report.skipped, report.written, report.partitions) == (4, 8, 12)
+    assert report.recovery["temp_files_removed"] == [
+        temps[0].relative_to(spec.output_dir).as_posix()
+    ]
+    after = file_stamps(spec.output_dir)
+    assert {k: after[k] for k in before} == before  # committed files never rewritten
+    assert not [p for p in spec.output_dir.rglob(f"{TEMP_MARK}*") if p.is_file()]
+    # An actor died on its first batch: none of its rows count; Ray restarted
+    # it and retried the batch on the new process.
+    dead_pid = marker.read_text().split()[0]
+    assert dead_pid not in report.rows_by_worker
+    assert len(report.rows_by_worker) == 2, report.rows_by_worker
+
+    out = read_output(spec.output_dir)
+    expected = np.sort(read_output(finished_job.output)["impression_id"].to_numpy())
+    ids = out["impression_id"].to_numpy()
+    assert len(ids) == len(np.unique(ids)) == report.rows_in  # no duplicates
+    np.testing.assert_array_equal(np.sort(ids), expected)  # no gaps
+    reference = read_output(finished_job.output).set_index("impression_id")["score"]
+    resumed = out.set_index("impression_id")["score"]
+    np.testing.assert_array_equal(resumed.sort_index(), reference.sort_index())
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_rerunning_a_finished_job_is_a_no_op(
+    finished_job, copy_output, make_spec
+) -> None:
+    output = copy_output(finished_job.output)
+    stamps = file_stamps(output)
+    manifest = (output / MANIFEST).read_bytes()
+    report = run_job(make_spec(output))
+    assert (report.written, report.skipped, report.rows_scored) == (0, 12, 0)
+    assert report.pool_size == 0  # no actor was started
+    assert file_stamps(output) == stamps
+    assert (output / MANIFEST).read_bytes() == manifest
+
+
+def scored_table(partition) -> pa.Table:
+    """A stand-in for a scored partition: its ids with made-up scores."""
+    ids = pa.concat_tables(
+        [pq.read_table(f, columns=["impression_id"]) for f in partition.files]
+    )
+    return ids.append_column("score", pa.array(np.linspace(0, 1, ids.num_rows)))
+
+
+@pytest.fixture
+def committer_for(make_spec, tmp_path):
+    spec = make_spec(tmp_path / "out")
+    plan = plan_job(spec)
+
+    def open_committer() -> OutputCommitter:
+        committer = OutputCommitter(spec.output_dir, plan.identity)
+        committer.open()
+        return committer
+
+    return plan, open_committer
+
+
+def test_recovery_removes_what_a_crash_leaves_and_rescores_lost_files(
+    committer_for,
+) -> None:
+    plan, open_committer = committer_for
+    parts = list(plan.partitions)
+    out = plan.spec.output_dir
+    first = open_committer()
+    for p in parts[:3]:
+        first.commit(p, scored_table(p))
+    first.close()
+    # What a crash can leave: a half-written temp file (died writing parts[3]),
+    # a renamed file the manifest never heard of (died before recording
+    # parts[4]), and a committed file that later went missing (parts[2]).
+    (out / parts[3].name).mkdir(parents=True)
+    (out / parts[3].name / f"{TEMP_MARK}part-0.parquet.x1").write_bytes(b"PAR1 half")
+    orphan = part_path(out, parts[4].name)
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"not in the manifest")
+    part_path(out, parts[2].name).unlink()
+
+    second = open_committer()
+    recovery = second.recovery
+    assert recovery.temp_files_removed == [
+        f"{parts[3].name}/{TEMP_MARK}part-0.parquet.x1"
+    ]
+    assert recovery.uncommitted_removed == [f"{parts[4].name}/part-0.parquet"]
+    assert recovery.repaired == [parts[2].name]
+    assert recovery.committed == 2
+    assert [p.name for p in second.pending(parts)] == [p.name for p in parts[2:]]
+    assert not orphan.exists()
+    second.close()
+
+
+def test_a_partition_is_invisible_until_its_rename_and_manifest_entry(
+    committer_for, monkeypatch
+) -> None:
+    plan, open_committer = committer_for
+    part = plan.partitions[0]
+    committer = open_committer()
+
+    def crash(*args, **kwargs):
+        raise OSError("simulated crash at the rename")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="simulated"):
+        committer.commit(part, scored_table(part))
+    monkeypatch.undo()
+    committer.close()
+    out = plan.spec.output_dir
+    assert not part_path(out, part.name).exists()
+    assert part.name not in read_manifest(out)["partitions"]
+    assert len(read_output(out)) == 0
+    reopened = open_committer()
+    assert len(reopened.recovery.temp_files_removed) == 1
+    record = reopened.commit(part, scored_table(part))
+    assert record.rows == part.rows
+    assert read_manifest(out)["partitions"][part.name]["rows"] == part.rows
+    assert len(read_output(out)) == part.rows
+    reopened.close()
+
+
+def test_a_changed_input_partition_is_refused(committer_for, tmp_path) -> None:
+    plan, open_committer = committer_for
+    part = plan.partitions[0]
+    committer = open_committer()
+    committer.commit(part, scored_table(part))
+    assert committer.pending([part]) == []
+    changed = type(part)(part.name, part.files, part.rows + 1, part.bytes)
+    with pytest.raises(ValueError, match=r"changed after it was scored"):
+        committer.pending([changed])
+    committer.close()
+
+
+@pytest.mark.given
+def test_an_output_holding_another_jobs_results_is_refused_before_any_work(
+    committer_for, make_spec, model, tmp_path
+) -> None:
+    import shutil
+
+    from labs.training import ModelRegistry
+
+    plan, open_committer = committer_for
+    committer = open_committer()
+    committer.commit(plan.partitions[0], scored_table(plan.partitions[0]))
+    committer.close()
+    output = plan.spec.output_dir
+    before = (output / MANIFEST).read_bytes()
+    root = tmp_path / "registry"
+    shutil.copytree(model.registry_root, root)
+    registry = ModelRegistry(root)
+    other = registry.register(registry.load(model.version), dict(model.metadata))
+    with pytest.raises(ValueError, match=r"different job.*model_version"):
+        run_job(make_spec(output, registry_root=root, model=other))
+    assert (output / MANIFEST).read_bytes() == before
+    with pytest.raises(ValueError, match=r"v9999"):
+        plan_job(make_spec(tmp_path / "new", model="v9999"))
+    assert not (tmp_path / "new").exists()
