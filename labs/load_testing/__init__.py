@@ -1,0 +1,47 @@
+"""Lab 5, load testing: locust, open-loop load, the capacity knee, design comparisons.
+
+The brief is ``README.md``. Public API:
+
+- ``workload``: :class:`Workload` (ShopStream-shaped requests), ``weighted_draw``,
+  ``hot_key_weights``.
+- ``locust_run``: :func:`run_locust` (locust headless in its own process),
+  :func:`parse_locust_csv`, :class:`LocustStats`. (``locustfile.py`` is run by
+  locust only: never import it.)
+- ``openloop``: :func:`run_open_loop`, :func:`arrival_schedule`, :class:`OpenLoopResult`.
+- ``capacity``: :func:`capacity_sweep`, :func:`find_knee`, :func:`littles_law_error`,
+  :func:`time_average_in_flight`, :class:`Step`, :class:`Sweep`.
+- ``variants``: :class:`Variant`, :func:`serving_variants`, :func:`variant_overrides`,
+  :func:`compare_variants`.
+- ``report``: :func:`replicas_needed`, :func:`saturation`, :func:`write_report`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Names resolve lazily, so that ``python -m labs.load_testing.openloop`` (the
+# load generator's own process) starts without importing pandas or matplotlib.
+_EXPORTS = {
+    "capacity": [
+        "LITTLE_TOLERANCE", "Step", "Sweep", "capacity_sweep", "find_knee",
+        "littles_law_error", "probe_capacity", "step_from", "time_average_in_flight",
+    ],
+    "locust_run": ["LocustError", "LocustStats", "parse_locust_csv", "run_locust"],
+    "openloop": ["OpenLoopError", "OpenLoopResult", "arrival_schedule", "run_open_loop"],
+    "report": ["replicas_needed", "saturation", "write_report"],
+    "variants": [
+        "Comparison", "Outcome", "Variant", "compare_variants", "serving_variants",
+        "start_plain", "start_variant_for", "variant_overrides",
+    ],
+    "workload": ["Workload", "hot_key_weights", "weighted_draw"],
+}  # fmt: skip
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'labs.load_testing' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"labs.load_testing.{module}"), name)
