@@ -146,6 +146,20 @@ def findings(
         f"{best_knee.offered_rps:,.0f} at the knee); one replica lost leaves "
         f"{(replicas - 1) * best_knee.offered_rps:,.0f} requests/s at the knee."
     )
+    if len(swept) > 1:
+        fleet = {
+            o.variant.name: replicas_needed(
+                target_rps,
+                o.sweep.knee.offered_rps,
+                headroom,  # type: ignore[union-attr]
+            )
+            for o in swept
+        }
+        out.append(
+            "The same target with each design: "
+            + ", ".join(f"`{name}` {count} replicas" for name, count in fleet.items())
+            + ": the design choice is a fleet-size choice."
+        )
     steady = [o.sweep.steady_littles_error() for o in swept if o.sweep]
     max_error = max((e for e in steady if not math.isnan(e)), default=math.nan)
     out.append(
