@@ -10,87 +10,90 @@ click model, the leakage experiment, a model registry, Ray Tune and Ray Train.
     registry.promote("v0002", "production")      # a serving process re-resolves the alias
 
 The brief is ``README.md`` next to this file.
+
+The names below are imported on first use, not here: a serving process, a
+scoring actor or a Ray worker that needs only the registry should not pay
+for scikit-learn, Ray Tune and Ray Train at start-up.
 """
 
-from labs.training.baseline import fit_baseline, make_baseline, predict_baseline
-from labs.training.dataset import (
-    Splits,
-    TrainingSet,
-    build_training_set,
-    label_frame,
-    load_training_set,
-    time_split,
-)
-from labs.training.distributed import (
-    ParallelRun,
-    train_data_parallel,
-    train_single_process,
-)
-from labs.training.features import Encoded, Preprocessor, Vocabulary
-from labs.training.leakage import LeakageReport, leakage_experiment, naive_join
-from labs.training.metrics import (
-    calibration_bins,
-    evaluate,
-    expected_calibration_error,
-    gap_closed,
-    log_loss,
-    roc_auc,
-)
-from labs.training.model import ClickModel
-from labs.training.predictor import BLOCK_ROWS, ClickPredictor
-from labs.training.production import (
-    default_registry_root,
-    ensure_production_model,
-    model_fingerprint,
-)
-from labs.training.registry import (
-    IntegrityError,
-    LoadedModel,
-    ModelRegistry,
-    RegistryError,
-)
-from labs.training.train import EpochLog, TrainConfig, TrainResult, fit
-from labs.training.tune import TuneReport, tune_model
+from __future__ import annotations
 
-__all__ = [
-    "BLOCK_ROWS",
-    "ClickModel",
-    "ClickPredictor",
-    "Encoded",
-    "EpochLog",
-    "IntegrityError",
-    "LeakageReport",
-    "LoadedModel",
-    "ModelRegistry",
-    "ParallelRun",
-    "Preprocessor",
-    "RegistryError",
-    "Splits",
-    "TrainConfig",
-    "TrainResult",
-    "TrainingSet",
-    "TuneReport",
-    "Vocabulary",
-    "build_training_set",
-    "calibration_bins",
-    "default_registry_root",
-    "ensure_production_model",
-    "evaluate",
-    "expected_calibration_error",
-    "fit",
-    "fit_baseline",
-    "gap_closed",
-    "label_frame",
-    "leakage_experiment",
-    "load_training_set",
-    "log_loss",
-    "make_baseline",
-    "model_fingerprint",
-    "naive_join",
-    "predict_baseline",
-    "roc_auc",
-    "time_split",
-    "train_data_parallel",
-    "train_single_process",
-    "tune_model",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "baseline": (
+        "fit_baseline",
+        "make_baseline",
+        "predict_baseline",
+    ),
+    "dataset": (
+        "Splits",
+        "TrainingSet",
+        "build_training_set",
+        "label_frame",
+        "load_training_set",
+        "time_split",
+    ),
+    "distributed": (
+        "ParallelRun",
+        "train_data_parallel",
+        "train_single_process",
+    ),
+    "features": (
+        "Encoded",
+        "Preprocessor",
+        "Vocabulary",
+    ),
+    "leakage": (
+        "LeakageReport",
+        "leakage_experiment",
+        "naive_join",
+    ),
+    "metrics": (
+        "calibration_bins",
+        "evaluate",
+        "expected_calibration_error",
+        "gap_closed",
+        "log_loss",
+        "roc_auc",
+    ),
+    "model": ("ClickModel",),
+    "predictor": (
+        "BLOCK_ROWS",
+        "ClickPredictor",
+    ),
+    "production": (
+        "default_registry_root",
+        "ensure_production_model",
+        "model_fingerprint",
+    ),
+    "registry": (
+        "IntegrityError",
+        "LoadedModel",
+        "ModelRegistry",
+        "RegistryError",
+    ),
+    "train": (
+        "EpochLog",
+        "TrainConfig",
+        "TrainResult",
+        "fit",
+    ),
+    "tune": (
+        "TuneReport",
+        "tune_model",
+    ),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
