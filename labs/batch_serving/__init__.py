@@ -16,8 +16,7 @@ not pay for PyTorch and scikit-learn it never uses (see ``reader.py``).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from common.lazy import lazy_exports
 
 _EXPORTS = {
     "cluster": (
@@ -64,19 +63,4 @@ _EXPORTS = {
     ),
     "scorer": ("ActorFaults", "FeatureJoiner", "Scorer", "ScorerConfig"),
 }
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-
-__all__ = sorted(_MODULE_OF)
-
-
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __all__ = lazy_exports(__name__, globals(), _EXPORTS)

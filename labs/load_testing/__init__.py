@@ -17,8 +17,7 @@ The brief is ``README.md``. Public API:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from common.lazy import lazy_exports
 
 # Names resolve lazily, so that ``python -m labs.load_testing.openloop`` (the
 # load generator's own process) starts without importing pandas or matplotlib.
@@ -36,12 +35,4 @@ _EXPORTS = {
     ],
     "workload": ["Workload", "hot_key_weights", "weighted_draw"],
 }  # fmt: skip
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-__all__ = sorted(_MODULE_OF)
-
-
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'labs.load_testing' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"labs.load_testing.{module}"), name)
+__getattr__, __all__ = lazy_exports(__name__, globals(), _EXPORTS)

@@ -18,8 +18,7 @@ for scikit-learn, Ray Tune and Ray Train at start-up.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from common.lazy import lazy_exports
 
 _EXPORTS = {
     "baseline": (
@@ -85,15 +84,4 @@ _EXPORTS = {
         "tune_model",
     ),
 }
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-
-__all__ = sorted(_MODULE_OF)
-
-
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+__getattr__, __all__ = lazy_exports(__name__, globals(), _EXPORTS)
