@@ -45,7 +45,7 @@ import resource
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -468,7 +468,8 @@ async def _worker(
             await conn.writer.wait_closed()
 
 
-def _cpu_seconds() -> float:
+def cpu_seconds() -> float:
+    """User plus system CPU seconds this process has used."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
@@ -494,7 +495,7 @@ async def generate(spec: dict[str, Any]) -> dict[str, Any]:
     requests = encode_requests(
         host, port, spec["path"], spec["method"], spec.get("payloads")
     )
-    cpu_before = _cpu_seconds()
+    cpu_before = cpu_seconds()
     begin = time.perf_counter()
     measure_from = begin + float(spec.get("warmup_s") or 0.0)
     deadline = measure_from + float(spec["duration_s"])
@@ -504,7 +505,7 @@ async def generate(spec: dict[str, Any]) -> dict[str, Any]:
         for i in range(int(spec["concurrency"]))
     ]
     await asyncio.gather(*workers)
-    cpu_s = _cpu_seconds() - cpu_before
+    cpu_s = cpu_seconds() - cpu_before
     elapsed = max(rec.last_end - measure_from, 1e-9)
     ok = len(rec.ok_latency)
     count = (
@@ -540,19 +541,34 @@ def _event_loop_runner() -> Any:
     return uvloop.run
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spec", required=True, help="JSON file: see run_load")
+def spec_main(
+    generate_fn: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]],
+    argv: Sequence[str] | None,
+    description: str,
+) -> int:
+    """The command line of a generator process: ``--spec`` in, ``--out`` JSON out.
+
+    Pins the process to ``spec["cpu"]`` when given, runs ``generate_fn(spec)``
+    on uvloop (asyncio without it) and writes the result atomically, so the
+    parent never reads half a file. ``infra.loadgen`` and the load_testing
+    lab's open-loop generator share it.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--spec", required=True, help="JSON file of the run's options")
     parser.add_argument("--out", required=True, help="where the JSON result goes")
     args = parser.parse_args(argv)
     spec = json.loads(Path(args.spec).read_text())
     if spec.get("cpu") is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {int(spec["cpu"])})
-    result = _event_loop_runner()(generate(spec))
+    result = _event_loop_runner()(generate_fn(spec))
     tmp = Path(args.out).with_suffix(".tmp")
     tmp.write_text(json.dumps(result))
     tmp.replace(args.out)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return spec_main(generate, argv, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

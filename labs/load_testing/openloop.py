@@ -27,14 +27,12 @@ asyncio with uvloop, raw HTTP/1.1), bounded by ``duration_s`` and
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import collections
 import contextlib
 import json
 import math
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -46,7 +44,13 @@ from typing import Any, Literal
 import numpy as np
 
 from common.paths import REPO_ROOT
-from infra.loadgen import NoResponse, check_loopback, read_response
+from infra.loadgen import (
+    NoResponse,
+    check_loopback,
+    cpu_seconds,
+    read_response,
+    spec_main,
+)
 from infra.processes import OwnedProcess
 
 Arrival = Literal["constant", "poisson"]
@@ -441,15 +445,10 @@ class _Run:
         # END SOLUTION
 
 
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 async def generate(spec: dict[str, Any]) -> dict[str, Any]:
     """Run the open loop described by ``spec``; the JSON-able result."""
     run = _Run(spec)
-    cpu_before = _cpu_seconds()
+    cpu_before = cpu_seconds()
     warm = []
     with contextlib.suppress(OSError):
         for _ in range(min(WARM_CONNECTIONS, run.pool.limit)):
@@ -473,31 +472,12 @@ async def generate(spec: dict[str, Any]) -> dict[str, Any]:
             "max": float(lag_ms.max()) if lag_ms.size else 0.0,
         },
         "connections": run.pool.opened,
-        "cpu_s": _cpu_seconds() - cpu_before,
+        "cpu_s": cpu_seconds() - cpu_before,
     }
 
 
-def _event_loop_runner() -> Any:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvicorn[standard] installs it
-        return asyncio.run
-    return uvloop.run
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--spec", required=True, help="JSON file: see run_open_loop")
-    parser.add_argument("--out", required=True, help="where the JSON result goes")
-    args = parser.parse_args(argv)
-    spec = json.loads(Path(args.spec).read_text())
-    if spec.get("cpu") is not None and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {int(spec["cpu"])})
-    result = _event_loop_runner()(generate(spec))
-    tmp = Path(args.out).with_suffix(".tmp")
-    tmp.write_text(json.dumps(result))
-    tmp.replace(args.out)
-    return 0
+    return spec_main(generate, argv, (__doc__ or "").splitlines()[0])
 
 
 if __name__ == "__main__":
