@@ -38,7 +38,11 @@ from labs.load_testing.campaign import (
     sweep_variants,
 )
 from labs.load_testing.locust_run import run_locust
-from labs.load_testing.report import write_report
+from labs.load_testing.report import (
+    HEADROOM,
+    sizing_target,
+    write_report,
+)
 from labs.load_testing.workload import Workload
 
 log = logging.getLogger(__name__)
@@ -50,7 +54,6 @@ PLAN = Plan(
     probe_s=2.0,
     slo_ms=50.0,
 )
-TRAFFIC_MULTIPLE, HEADROOM = 10, 0.3
 
 
 def _finite(value: float) -> float | None:
@@ -116,9 +119,7 @@ def bench(results: Results, *, preset: str = "small") -> None:
         _finite(max((e for e in closed if math.isfinite(e)), default=math.nan)),
     )
 
-    base = comparison.outcomes[0]
-    knee = base.sweep.knee if base.sweep else None
-    target = TRAFFIC_MULTIPLE * knee.offered_rps if knee else 0.0
+    target = sizing_target(comparison)
     results.add("target_rps", target)
     results.text(
         f"ShopStream `{preset}`, model `{model.version}`; SLO p99 ≤ {PLAN.slo_ms:g} ms. "

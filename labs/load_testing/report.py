@@ -30,6 +30,17 @@ CPU_SATURATED = 0.85
 CONTENDED = 0.2
 
 
+TRAFFIC_MULTIPLE = 10  # "how many replicas for 10× today's traffic?"
+HEADROOM = 0.3  # kept free on every replica (a lost replica, autoscaler lag)
+
+
+def sizing_target(comparison: Comparison) -> float:
+    """``TRAFFIC_MULTIPLE ×`` what the baseline variant carries at the SLO (0 if no knee)."""
+    base = comparison.outcomes[0]
+    knee = base.sweep.knee if base.sweep else None
+    return TRAFFIC_MULTIPLE * knee.offered_rps if knee else 0.0
+
+
 def replicas_needed(target_rps: float, knee_rps: float, headroom: float = 0.3) -> int:
     """Replicas so that each runs at most ``knee × (1 − headroom)``.
 

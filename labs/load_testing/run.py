@@ -28,7 +28,12 @@ from typing import Any
 from common.results import Results
 from labs.load_testing.campaign import Plan, coordinated_omission, sweep_variants
 from labs.load_testing.locust_run import run_locust
-from labs.load_testing.report import write_report
+from labs.load_testing.report import (
+    HEADROOM,
+    TRAFFIC_MULTIPLE,
+    sizing_target,
+    write_report,
+)
 from labs.load_testing.workload import Workload
 
 log = logging.getLogger(__name__)
@@ -41,8 +46,6 @@ PLAN = Plan(
     slo_ms=50.0,
     max_extra=2,
 )
-TRAFFIC_MULTIPLE = 10  # "how many replicas for 10× today's traffic?"
-HEADROOM = 0.3  # kept free on every replica (a lost replica, autoscaler lag)
 LOCUST_USERS, LOCUST_S = 16, 3.0
 
 
@@ -111,7 +114,7 @@ def run(results: Results, *, preset: str = "small") -> None:
         )  # type: ignore[union-attr]
     base = comparison.outcomes[0]
     knee = base.sweep.knee if base.sweep else None
-    target = TRAFFIC_MULTIPLE * knee.offered_rps if knee else 0.0
+    target = sizing_target(comparison)
     results.add("target_rps", target)
     results.text(
         f"Replica sizing assumes today's traffic is what one `{base.variant.name}` "
