@@ -90,6 +90,25 @@ class JobSpec:
             if value is not None:
                 object.__setattr__(self, name, Path(value).resolve())
 
+    def command_line(self, *extra: str) -> list[str]:
+        """``python -m labs.batch_serving.job`` with this spec's flags, then ``extra``.
+
+        What a process runner (a test, the lab's crash demo, a cluster's
+        entrypoint) executes to run this job in a process of its own.
+        """
+        return [
+            sys.executable,
+            "-m",
+            "labs.batch_serving.job",
+            f"--input={self.input_dir}",
+            f"--output={self.output_dir}",
+            f"--registry={self.registry_root}",
+            f"--model={self.model}",
+            *([f"--store={self.store_root}"] if self.store_root else []),
+            *([f"--partitions={self.partitions}"] if self.partitions else []),
+            *extra,
+        ]
+
 
 @dataclass(frozen=True)
 class JobPlan:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -175,19 +174,7 @@ def first_rows(partitions: Any, rows: int) -> list[Any]:
 def _run_job_process(
     spec: JobSpec, log_path: Path, *extra: str, env: dict[str, str]
 ) -> tuple[int, str]:
-    args = [
-        sys.executable,
-        "-m",
-        "labs.batch_serving.job",
-        f"--input={spec.input_dir}",
-        f"--output={spec.output_dir}",
-        f"--registry={spec.registry_root}",
-        f"--model={spec.model}",
-        f"--store={spec.store_root}",
-        *([f"--partitions={spec.partitions}"] if spec.partitions else []),
-        *extra,
-    ]
-    job = OwnedProcess.start(args, "batch-job", log_path, env=env)
+    job = OwnedProcess.start(spec.command_line(*extra), "batch-job", log_path, env=env)
     try:
         code = job.proc.wait(timeout=600)
     finally:

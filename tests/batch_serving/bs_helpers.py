@@ -6,7 +6,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -39,20 +38,11 @@ def run_job_process(
     Without ``env`` the job starts its own local Ray (``RAY_ADDRESS`` is
     removed); a cluster's ``env()`` makes it join that cluster instead.
     """
-    args = [
-        sys.executable,
-        "-m",
-        "labs.batch_serving.job",
-        f"--input={spec.input_dir}",
-        f"--output={spec.output_dir}",
-        f"--registry={spec.registry_root}",
-        f"--model={spec.model}",
-        f"--store={spec.store_root}",
-        *extra,
-    ]
     if env is None:
         env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    job = OwnedProcess.start(args, "batch-job", log, env=dict(env), cwd=REPO)
+    job = OwnedProcess.start(
+        spec.command_line(*extra), "batch-job", log, env=dict(env), cwd=REPO
+    )
     try:
         return job.proc.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from infra.ray_cluster import local_cluster
 from labs.batch_serving import plan_actors, read_output
-from labs.batch_serving.job import build_parser
+from labs.batch_serving.job import JobSpec, build_parser
 
 INFRA = Path(__file__).resolve().parents[2] / "infra" / "ray"
 
@@ -141,3 +141,28 @@ def test_the_cluster_configs_are_valid_and_run_this_job() -> None:
     assert args.expect_nodes == workers + 1  # the head and every worker
     env = yaml.safe_load(spec["runtimeEnvYAML"])["env_vars"]
     assert str(args.input).startswith(env["LABKIT_DATA"])
+
+
+@pytest.mark.given
+@pytest.mark.parametrize(
+    "store, partitions", [("store", "event_date=*/*"), (None, None)]
+)
+def test_a_specs_command_line_parses_back_to_the_same_spec(
+    tmp_path, store, partitions
+) -> None:
+    spec = JobSpec(
+        tmp_path / "in",
+        tmp_path / "out",
+        tmp_path / "registry",
+        "v0002",
+        tmp_path / store if store else None,
+        partitions,
+    )
+    argv = spec.command_line("--actors=2")
+    assert argv[1:3] == ["-m", "labs.batch_serving.job"]
+    args = build_parser().parse_args(argv[3:])
+    again = JobSpec(
+        args.input, args.output, args.registry, args.model, args.store, args.partitions
+    )
+    assert again == spec
+    assert args.actors == 2
