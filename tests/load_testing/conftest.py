@@ -15,10 +15,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from lt_helpers import SERVICE_MS
 
 from infra.uvicorn_server import UvicornServer, start_uvicorn
-
-SERVICE_MS = 10.0  # the slowed server's service time: capacity ≈ 1000 / SERVICE_MS
 
 
 @pytest.fixture(scope="session")

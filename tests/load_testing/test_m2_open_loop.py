@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import SERVICE_MS
 from hypothesis import given
 from hypothesis import strategies as st
+from lt_helpers import SERVICE_MS
 from scipy import stats as scipy_stats
 
 from infra.loadgen import run_load

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import SERVICE_MS
 from hypothesis import given
 from hypothesis import strategies as st
+from lt_helpers import SERVICE_MS
 
 from labs.load_testing.capacity import (
     LITTLE_TOLERANCE,
