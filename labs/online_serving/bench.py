@@ -35,7 +35,7 @@ import logging
 from typing import Any
 
 from common.results import Results
-from infra.loadgen import LoadResult, run_load
+from infra.loadgen import LoadResult
 from infra.ports import free_port
 from labs.online_serving import measure
 from labs.online_serving.settings import Settings
@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 
 CONCURRENCY = 32
 DURATION_S, WARMUP_S = 5.0, 1.0
+_load = measure.Load(
+    DURATION_S, WARMUP_S, max_requests=5_000_000, concurrency=CONCURRENCY
+)
 RANK_CANDIDATES = 100
 BATCHING = {"off": {"max_batch_size": 1}, "on": {"max_batch_size": 32}}
 # Peers on this machine: FastAPI + an unbatched 128-512-512-1 MLP, 1 uvicorn
@@ -56,18 +59,6 @@ PEERS = {
     "ray_serve_batch_1_replica_p99_ms": 200,
 }
 TARGET_SPEEDUP = 1.5
-
-
-def _load(url: str, path: str, payloads: list[Any], **kwargs: Any) -> LoadResult:
-    options = {
-        "concurrency": CONCURRENCY,
-        "duration_s": DURATION_S,
-        "warmup_s": WARMUP_S,
-        "max_requests": 5_000_000,
-        "cpu": measure.client_cpu(),
-        **kwargs,
-    }
-    return run_load(url, path, payloads, **options)
 
 
 def _figures(

@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ import httpx
 import numpy as np
 from prometheus_client.parser import text_string_to_metric_families
 
-from infra.loadgen import LoadResult
+from infra.loadgen import LoadResult, run_load
 from infra.uvicorn_server import UvicornServer, start_uvicorn
 from labs.online_serving.features import Catalogue
 from labs.online_serving.metrics import STAGES
@@ -187,6 +188,45 @@ def fallbacks(before: Samples, after: Samples) -> float:
         delta(before, after, "labkit_fallbacks_total", reason=r)
         for r in ("timeout", "busy", "error")
     )
+
+
+@dataclass
+class Load:
+    """How the run and the bench point load at a server, and the runs that saw nothing.
+
+    ``load(url, "/score", payloads)`` runs :func:`infra.loadgen.run_load` with
+    these settings (keywords override them) on the client's core. A run in
+    which every request outlasted the window measures nothing (0 requests/s,
+    p99 nan); it is logged and its path kept in ``empty``, so a report can say
+    that the machine was overloaded rather than print a zero.
+    """
+
+    duration_s: float
+    warmup_s: float
+    max_requests: int
+    concurrency: int = 32
+    empty: list[str] = field(default_factory=list)
+
+    def __call__(
+        self, url: str, path: str, payloads: list[Any], **overrides: Any
+    ) -> LoadResult:
+        options = {
+            "concurrency": self.concurrency,
+            "duration_s": self.duration_s,
+            "warmup_s": self.warmup_s,
+            "max_requests": self.max_requests,
+            "cpu": client_cpu(),
+            **overrides,
+        }
+        result = run_load(url, path, payloads, **options)
+        if result.count == 0:
+            self.empty.append(path)
+            log.warning(
+                "a load run on %s measured no request: each outlasted the %.1f s window",
+                path,
+                options["duration_s"],
+            )
+        return result
 
 
 def row(label: str, result: LoadResult, **extra: Any) -> dict[str, Any]:

@@ -29,7 +29,7 @@ import time
 from typing import Any
 
 from common.results import Results
-from infra.loadgen import LoadResult, run_load
+from infra.loadgen import LoadResult
 from infra.ports import free_port
 from labs.online_serving import measure
 from labs.online_serving.settings import Settings
@@ -41,29 +41,9 @@ DURATION_S, WARMUP_S = 2.0, 0.5
 RANK_CANDIDATES = 100
 SLOW_STORE_S, FEATURE_TIMEOUT_S = 0.2, 0.03
 OVERLOAD_CONCURRENCY, QUEUE_BOUND = 256, 64
-
-
-def _load(url: str, path: str, payloads: list[Any], **kwargs: Any) -> LoadResult:
-    options = {
-        "concurrency": CONCURRENCY,
-        "duration_s": DURATION_S,
-        "warmup_s": WARMUP_S,
-        "max_requests": 2_000_000,
-        "cpu": measure.client_cpu(),
-        **kwargs,
-    }
-    result = run_load(url, path, payloads, **options)
-    if result.count == 0:
-        EMPTY_RUNS.append(path)
-        log.warning(
-            "a load run on %s measured no request: each outlasted the %.1f s window",
-            path,
-            options["duration_s"],
-        )
-    return result
-
-
-EMPTY_RUNS: list[str] = []  # load runs whose window closed before any answer
+_load = measure.Load(
+    DURATION_S, WARMUP_S, max_requests=2_000_000, concurrency=CONCURRENCY
+)
 
 
 def run(results: Results, *, preset: str = "small") -> None:
@@ -71,7 +51,7 @@ def run(results: Results, *, preset: str = "small") -> None:
     from labs.training import ModelRegistry, ensure_production_model
 
     began = time.perf_counter()
-    EMPTY_RUNS.clear()
+    _load.empty.clear()
     model = ensure_production_model(preset)
     results.add("preset", preset)
     results.add("model_version", model.version)
@@ -112,9 +92,9 @@ def run(results: Results, *, preset: str = "small") -> None:
     results.add("load_average_end", measure.load_average())
     f = results.figures
     caveat = (
-        f" {len(EMPTY_RUNS)} load run(s) measured nothing (requests/s 0, p99 nan): "
+        f" {len(_load.empty)} load run(s) measured nothing (requests/s 0, p99 nan): "
         "every request outlasted the measured window, a sign of an overloaded machine."
-        if EMPTY_RUNS
+        if _load.empty
         else ""
     )
     busy = max(f["load_average_start"], f["load_average_end"]) > 2.5
