@@ -159,7 +159,10 @@ def calibration_bins(
     if n_bins < 1:
         raise ValueError(f"n_bins must be at least 1, got {n_bins}.")
     if strategy == "quantile":
-        edges = np.percentile(probs, np.linspace(0.0, 100.0, n_bins + 1))
+        # Percentiles as sklearn writes them: linspace(0, 100) rounds some
+        # of them differently, and with tied predictions an edge can then
+        # land on the other side of a tie.
+        edges = np.percentile(probs, np.linspace(0.0, 1.0, n_bins + 1) * 100)
     elif strategy == "uniform":
         edges = np.linspace(0.0, 1.0, n_bins + 1)
     else:

@@ -85,7 +85,7 @@ def test_calibration_bins_match_sklearn(case, n_bins, strategy) -> None:
 def test_ece_matches_a_brute_force_loop(case, n_bins, strategy) -> None:
     labels, probs = case
     if strategy == "quantile":
-        edges = np.percentile(probs, np.linspace(0, 100, n_bins + 1))
+        edges = np.percentile(probs, np.linspace(0, 1, n_bins + 1) * 100)
     else:
         edges = np.linspace(0.0, 1.0, n_bins + 1)
     members: dict[int, list[int]] = {}
