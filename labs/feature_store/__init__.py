@@ -11,6 +11,7 @@ timezone-aware everywhere; naive ones raise ``ValueError`` (see ``schema.py``).
 """
 
 from labs.feature_store.build import build_store, store_dir
+from labs.feature_store.keys import USER_CATEGORY, ItemCategories, with_keys
 from labs.feature_store.materialize import latest_per_entity
 from labs.feature_store.offline import (
     QUARANTINE_REASONS,
@@ -38,10 +39,12 @@ from labs.feature_store.windows import compute_view, windowed_sum
 __all__ = [
     "IMPRESSION_SCHEMA",
     "QUARANTINE_REASONS",
+    "USER_CATEGORY",
     "Aggregation",
     "FeatureStore",
     "FeatureView",
     "IngestReport",
+    "ItemCategories",
     "JoinSpec",
     "MaterializeReport",
     "MemoryOnlineStore",
@@ -62,4 +65,5 @@ __all__ = [
     "quarantine_reasons",
     "store_dir",
     "windowed_sum",
+    "with_keys",
 ]

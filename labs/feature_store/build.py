@@ -88,6 +88,7 @@ def _build(target: Path, wanted: dict[str, Any], views: Sequence[FeatureView]) -
         dataset = load(wanted["preset"], wanted["seed"])
         with FeatureStore(tmp, views) as store:
             report = store.ingest(dataset.impressions)
+            store.ingest_items(dataset.items)
             store.compute_views()
             first, last = store.event_range()
             store.materialize(first, last)

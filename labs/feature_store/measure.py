@@ -314,12 +314,7 @@ def backfill_experiment(
         store.ingest(raw[~withheld])
         _, last = store.event_range()
         store.materialize_incremental(last)
-        ids = {
-            v.entity: store.offline.query(
-                f"SELECT DISTINCT {v.entity} FROM impressions"
-            )[v.entity].to_numpy()
-            for v in store.views.values()
-        }
+        ids = {v.entity: store.entity_ids(name) for name, v in store.views.items()}
         correction = store.ingest(raw[withheld])
         store.compute_views()
         incremental = store.materialize_incremental(last)

@@ -63,6 +63,12 @@ class Registry:
             self.state["offline_version"] += 1
         self.save()
 
+    def record_items(self, rows: int) -> None:
+        """An items table was stored: views keyed through item categories are stale."""
+        self.state["items_rows"] = rows
+        self.state["offline_version"] += 1
+        self.save()
+
     def views_current(self, fingerprint: str) -> bool:
         computed = self.state["computed"]
         return (

@@ -252,11 +252,9 @@ def _freshness(
     # Freshness at the watermark: how old the rows the online store serves are.
     ages = []
     for name, view in store.views.items():
-        ids = store.offline.query(f"SELECT DISTINCT {view.entity} FROM impressions")[
-            view.entity
-        ]
+        ids = store.entity_ids(name)
         got = store.get_online_features(
-            {view.entity: ids.to_numpy()}, store.feature_names(name)[:1]
+            {view.entity: ids}, store.feature_names(name)[:1]
         )
         present = ~got.missing[name]
         age_h = (store.watermark(name) - got.event_us[name][present]) / measure.HOUR_US
@@ -329,12 +327,7 @@ def _hot_keys(results: Results, store: FeatureStore) -> None:
 
 def _skew(results: Results, store: FeatureStore) -> None:
     _, last = store.event_range()
-    ids = {
-        v.entity: store.offline.query(f"SELECT DISTINCT {v.entity} FROM impressions")[
-            v.entity
-        ].to_numpy()
-        for v in store.views.values()
-    }
+    ids = {v.entity: store.entity_ids(name) for name, v in store.views.items()}
     check = measure.skew_check(store, ids, last)
     results.add("skew_check", check)
     total = sum(c["mismatched"] for c in check.values())

@@ -3,6 +3,7 @@
     from labs.feature_store import FeatureStore
     store = FeatureStore("data/my_store", online="sqlite")
     store.ingest(load("tiny").impressions)                     # m1
+    store.ingest_items(load("tiny").items)                      # item categories
     store.compute_views()                                       # m2
     train = store.get_historical_features(entity_df, ["user_activity:clicks_1h"])  # m3
     store.materialize_incremental(end)                          # m4
@@ -13,6 +14,7 @@ A store is a folder::
     <root>/registry.json                 what is stored, computed, materialised
     <root>/offline/impressions/...       validated events, Parquet by date (m1)
     <root>/offline/quarantine/...        rejected events with their reason (m1)
+    <root>/offline/items.parquet         each item's category (see ``keys.py``)
     <root>/features/<view>.parquet       feature rows of each view (m2)
     <root>/online.db                     the SQLite online store, if chosen (m4)
 
@@ -35,6 +37,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from labs.feature_store.keys import DERIVED_KEYS, ItemCategories, derive, with_keys
 from labs.feature_store.materialize import latest_per_entity, write_online
 from labs.feature_store.offline import IngestReport, OfflineStore
 from labs.feature_store.online_request import OnlineFeatures, entity_keys, key_columns
@@ -116,6 +119,7 @@ class FeatureStore:
         self._watermarks: dict[str, int] = {}
         self._parsed: dict[Any, dict[str, list[str]]] = {}
         self._indexes: dict[str, tuple[tuple[int, int], AsOfIndex]] = {}
+        self._items: ItemCategories | None = None
 
     # --- names ------------------------------------------------------------------
     def feature_names(self, view: str | None = None) -> list[str]:
@@ -148,6 +152,54 @@ class FeatureStore:
         self.registry.record_ingest(report.as_dict())
         return report
 
+    @property
+    def items_path(self) -> Path:
+        return self.offline.root / "items.parquet"
+
+    def ingest_items(self, items: pd.DataFrame) -> int:
+        """Store each item's category, replacing any earlier table; the items stored.
+
+        Views keyed by ``user_category`` need it: the store derives that key
+        from a row's ``user_id`` and its item's category (see ``keys.py``).
+        The views are recomputed on their next read.
+        """
+        table = ItemCategories.from_items(items)
+        table.save(self.items_path)
+        self._items = table
+        self.registry.record_items(len(table.item_id))
+        return len(table.item_id)
+
+    @property
+    def item_categories(self) -> ItemCategories | None:
+        """The ingested items table, or ``None`` if there is none."""
+        if self._items is None and self.items_path.exists():
+            self._items = ItemCategories.load(self.items_path)
+        return self._items
+
+    def with_keys(
+        self, frame: pd.DataFrame, views: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """``frame`` plus the derived key columns the views need and it lacks.
+
+        E.g. a label frame with ``user_id`` and ``item_id`` gains
+        ``user_category``; see ``keys.py``. All views by default.
+        """
+        names = self._view_names(views)
+        return with_keys(
+            frame, {self.views[v].entity for v in names}, self.item_categories
+        )
+
+    def entity_ids(self, view: str) -> np.ndarray:
+        """Every key ``view`` has feature rows for, sorted (computes stale views)."""
+        self.ensure_views()
+        if view not in self.views:
+            raise ValueError(
+                f"unknown view {view!r}; valid views: {sorted(self.views)}."
+            )
+        entity = self.views[view].entity
+        keys = pq.read_table(self.feature_path(view), columns=[entity])[entity]
+        return np.sort(pd.unique(keys.drop_null().to_numpy(zero_copy_only=False)))
+
     def event_range(self) -> tuple[pd.Timestamp, pd.Timestamp]:
         """The first and the last ``event_timestamp`` in the offline store (UTC)."""
         row = self.offline.query(
@@ -174,8 +226,10 @@ class FeatureStore:
 
     def compute_views(self) -> dict[str, int]:
         """Compute every view's feature rows from the offline store; rows per view."""
+        entities = {v.entity for v in self.views.values()}
         needed = sorted(
-            {v.entity for v in self.views.values()}
+            {e for e in entities if e not in DERIVED_KEYS}
+            | {c for e in entities for c in DERIVED_KEYS.get(e, ())}
             | {
                 a.column
                 for v in self.views.values()
@@ -187,6 +241,7 @@ class FeatureStore:
         events = self.offline.query(f"SELECT {', '.join(needed)} FROM impressions")
         for name in ("event_timestamp", "created_timestamp"):
             events[name] = events[name].dt.tz_convert("UTC").dt.as_unit("us")
+        events = with_keys(events, entities, self.item_categories)
         computed_at = instant_us(self.clock(), "clock()")
         counts = {}
         for view in self.views.values():
@@ -240,7 +295,9 @@ class FeatureStore:
             and within each view's TTL; null (NaN) when there is no such row.
         """
         grouped = self._parse(features)
-        check_entity_df(entity_df, {v: self.views[v].entity for v in grouped})
+        keys = {v: self.views[v].entity for v in grouped}
+        keyed = with_keys(entity_df, keys.values(), self.item_categories)
+        check_entity_df(keyed, keys)
         self.ensure_views()
         specs = [
             JoinSpec(
@@ -252,7 +309,7 @@ class FeatureStore:
             )
             for name, names in grouped.items()
         ]
-        joined = point_in_time_join(entity_df, specs)
+        joined = point_in_time_join(keyed, specs)
         order = [*entity_df.columns, *features]
         return _fill(joined[order], defaults, features)
 
@@ -375,13 +432,15 @@ class FeatureStore:
             the requested order; rows older than ``now − ttl`` read as null.
         """
         grouped = self._parse(features)
-        columns = key_columns(entity_rows, {self.views[v].entity for v in grouped})
+        entities = {self.views[v].entity for v in grouped}
+        columns = key_columns(entity_rows, _request_keys(entity_rows, entities))
+        lookup = {**columns, **derive(columns, entities, self.item_categories)}
         now_us = None if now is None else instant_us(now, "now")
         result = OnlineFeatures()
         values_by_ref: dict[str, np.ndarray] = {}
         for name, names in grouped.items():
             view = self.views[name]
-            keys, valid = entity_keys(columns[view.entity])
+            keys, valid = entity_keys(lookup[view.entity])
             at_us = now_us if now_us is not None else self.watermark(name)
             if at_us is None:
                 at_us = instant_us(self.clock(), "clock()")
@@ -430,6 +489,17 @@ class FeatureStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _request_keys(entity_rows: Any, entities: set[str]) -> set[str]:
+    """The key columns a request must carry: a derived key's sources unless it has the key."""
+    if not isinstance(entity_rows, (pd.DataFrame, Mapping)):
+        return entities  # a plain list of ids is the only view's key itself
+    out: set[str] = set()
+    for entity in entities:
+        given = entity in entity_rows or entity not in DERIVED_KEYS
+        out.update((entity,) if given else DERIVED_KEYS[entity])
+    return out
 
 
 def _fill(

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
 
+from labs.feature_store.keys import DERIVED_KEYS, USER_CATEGORY
 from labs.feature_store.schema import IMPRESSION_SCHEMA, duration_us
 
 AggFunction = Literal["count", "sum", "mean"]
@@ -119,7 +120,8 @@ class FeatureView:
                 f"valid: {sorted(SOURCES)}."
             )
         columns = SOURCES[self.source]
-        for needed in (self.entity, *(a.column for a in self.aggregations if a.column)):
+        keys = DERIVED_KEYS.get(self.entity, (self.entity,))  # see keys.py
+        for needed in (*keys, *(a.column for a in self.aggregations if a.column)):
             if needed not in columns:
                 raise ValueError(
                     f"view {self.name!r}: column {needed!r} is not in source "
@@ -192,13 +194,20 @@ def _h(hours: float) -> dt.timedelta:
 
 
 def default_views() -> list[FeatureView]:
-    """The two views every later lab reads: ``user_activity`` and ``item_stats``.
+    """The three views every later lab reads: ``user_activity``, ``item_stats``
+    and ``user_category``.
 
     ``user_activity`` (by ``user_id``) holds a user's recent engagement: the
     last hour carries ShopStream's session-intent signal, the last day and week
     the user's propensity. ``item_stats`` (by ``item_id``) holds an item's
-    popularity (exposure) and recent click-through rate, which drifts daily.
-    Both keep a 24 h TTL: a user idle for a day reads as missing.
+    popularity (exposure) and recent click-through rate, which drifts daily,
+    and its clicks in the last hour, which catch a trending burst. Both keep
+    a 24 h TTL: a user idle for a day reads as missing.
+
+    ``user_category`` (by the pair of a user and the item's category, which the
+    store derives from ``user_id`` and ``item_id``: see ``keys.py``) holds how
+    often the user saw and clicked that category in the last week: ShopStream
+    users prefer a few categories, and show them more. It keeps a week's TTL.
     """
     day, week = _h(24), _h(24 * 7)
     return [
@@ -214,6 +223,7 @@ def default_views() -> list[FeatureView]:
                 Aggregation("impressions_24h", "count", day, default=0.0),
                 Aggregation("ctr_24h", "mean", day, column="clicked"),
                 Aggregation("ctr_7d", "mean", week, column="clicked"),
+                Aggregation("impressions_7d", "count", week, default=0.0),
             ),
         ),
         FeatureView(
@@ -223,10 +233,21 @@ def default_views() -> list[FeatureView]:
             description="An item's popularity and recent CTR.",
             aggregations=(
                 Aggregation("impressions_1h", "count", _h(1), default=0.0),
+                Aggregation("clicks_1h", "sum", _h(1), column="clicked", default=0.0),
                 Aggregation("impressions_24h", "count", day, default=0.0),
                 Aggregation("clicks_24h", "sum", day, column="clicked", default=0.0),
                 Aggregation("ctr_24h", "mean", day, column="clicked"),
                 Aggregation("ctr_7d", "mean", week, column="clicked"),
+            ),
+        ),
+        FeatureView(
+            name="user_category",
+            entity=USER_CATEGORY,
+            ttl=week,
+            description="A user's impressions and clicks in the item's category.",
+            aggregations=(
+                Aggregation("impressions_7d", "count", week, default=0.0),
+                Aggregation("clicks_7d", "sum", week, column="clicked", default=0.0),
             ),
         ),
     ]

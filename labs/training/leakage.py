@@ -57,13 +57,18 @@ def naive_join(
     Args:
         store: a ``labs.feature_store.FeatureStore`` (``store.views``,
             ``store.feature_rows(view)``).
-        labels: rows with each view's key column (``user_id``, ``item_id``).
+        labels: rows with ``user_id`` and ``item_id`` (each view's key, or
+            what the store derives it from).
         features: ``"view:feature"`` names.
 
     Returns:
         ``labels`` (same rows, order and index) plus one column per feature.
     """
     grouped = group_features(store, features)
+    given = list(labels.columns)
+    # A pair-keyed view (user_category) reads a key the store derives from
+    # user_id and item_id; add it, as the point-in-time join does.
+    labels = store.with_keys(labels, list(grouped))
     out = labels.copy()
     # BEGIN SOLUTION m4: per view, keep each entity's last feature row (sort by key, event and created time; keep the last per key) and map it onto every label row by key
     for view_name, names in grouped.items():
@@ -83,7 +88,7 @@ def naive_join(
                 .to_numpy(dtype=np.float64, na_value=np.nan)
             )
     # END SOLUTION
-    return out[[*labels.columns, *features]]
+    return out[[*given, *features]]
 
 
 def same_rows(frame: pd.DataFrame, splits: Splits) -> Splits:

@@ -39,6 +39,7 @@ def built_root(tiny: ShopStream, tmp_path_factory: pytest.TempPathFactory) -> Pa
     root = tmp_path_factory.mktemp("fs") / "store"
     with FeatureStore(root, online="memory") as store:
         store.ingest(tiny.impressions)
+        store.ingest_items(tiny.items)
         store.compute_views()
     return root
 

@@ -14,9 +14,11 @@ from labs.feature_store import (
     Aggregation,
     FeatureStore,
     FeatureView,
+    ItemCategories,
     compute_view,
     default_views,
     windowed_sum,
+    with_keys,
 )
 
 VIEWS = {v.name: v for v in default_views()}
@@ -142,10 +144,12 @@ def test_item_view_agrees_with_the_shopstream_helper(clean):
     )
 
 
-def test_one_feature_row_per_entity_and_event_time(clean):
+def test_one_feature_row_per_entity_and_event_time(clean, tiny):
+    items = ItemCategories.from_items(tiny.items)
     for view in VIEWS.values():
-        rows = compute_view(view, clean, computed_at_us=123)
-        pairs = clean[[view.entity, "event_timestamp"]].drop_duplicates()
+        events = with_keys(clean, [view.entity], items)  # user_category: keys.py
+        rows = compute_view(view, events, computed_at_us=123)
+        pairs = events[[view.entity, "event_timestamp"]].drop_duplicates()
         assert len(rows) == len(pairs), view.name
         assert list(rows.columns) == [
             view.entity,

@@ -175,6 +175,7 @@ def test_historical_features_on_tiny_match_brute_force(make_store, clean):
         *entity_df.columns,
         *features,
     ]
+    keyed = store.with_keys(entity_df)  # adds the derived user_category key
     for view in store.views.values():
         rows = store.feature_rows(view.name)
         ts, created = micros(rows["event_timestamp"]), micros(rows["created_timestamp"])
@@ -182,19 +183,20 @@ def test_historical_features_on_tiny_match_brute_force(make_store, clean):
         got = out[[view.ref(f) for f in view.feature_names]].to_numpy(float)
         for i, (k, t) in enumerate(
             zip(
-                entity_df[view.entity],
+                keyed[view.entity],
                 micros(entity_df["event_timestamp"]),
                 strict=True,
             )
         ):
-            k = None if pd.isna(k) else int(k)
+            k = None if pd.isna(k) else k if isinstance(k, str) else int(k)
             expected = scan_as_of(keys, ts, created, values, k, t, view.ttl_us)
             np.testing.assert_array_equal(
                 got[i], expected, err_msg=f"{view.name} row {i}"
             )
-    assert (
-        out.iloc[-3:][[f for f in features if f.startswith("user")]].isna().all().all()
-    )
+    user = [f for f in features if f.startswith("user_activity:")]
+    assert out.iloc[-3:][user].isna().all().all()  # null, unknown, idle past the TTL
+    pair = [f for f in features if f.startswith("user_category:")]
+    assert out.iloc[-3:-1][pair].isna().all().all()  # null and unknown user
 
 
 def test_defaults_fill_only_the_nulls(make_store, clean):

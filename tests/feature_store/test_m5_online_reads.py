@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from fs_helpers import BACKENDS, micros, utc
 
-from labs.feature_store import build_store
+from labs.feature_store import USER_CATEGORY, build_store
+from labs.feature_store.keys import user_category_keys
 
 START, END = utc("2024-03-04"), utc("2024-03-07")
 T = utc("2024-03-05 14:37")
@@ -210,3 +211,30 @@ def test_build_store_caches_a_ready_store(tmp_path, tiny):
         rebuilt.get_online_features(users, USER_FEATURES).to_frame(), got.to_frame()
     )
     rebuilt.close()
+
+
+def test_online_reads_derive_the_pair_key_or_take_it_given(make_store, tiny):
+    store = make_store("memory")
+    first, last = store.event_range()
+    store.materialize(first, last)
+    sample = tiny.impressions.dropna(subset=["user_id"]).sample(50, random_state=3)
+    users = sample["user_id"].to_numpy(dtype=np.int64)
+    items = sample["item_id"].to_numpy(dtype=np.int64)
+    features = store.feature_names("user_category")
+    derived = store.get_online_features({"user_id": users, "item_id": items}, features)
+    pairs = user_category_keys(users, items, store.item_categories)
+    given_keys = store.get_online_features({USER_CATEGORY: pairs}, features)
+    for name in features:
+        np.testing.assert_array_equal(derived[name], given_keys[name])
+    assert not derived.missing["user_category"].all()
+    # ...and what the online store serves is the pair's latest feature row.
+    rows = store.feature_rows("user_category")
+    latest = (
+        rows.sort_values(["event_timestamp", "created_timestamp"])
+        .groupby(USER_CATEGORY)[features[0].split(":")[1]]
+        .last()
+    )
+    found = ~derived.missing["user_category"]
+    np.testing.assert_array_equal(
+        derived[features[0]][found], latest.loc[pairs[found]].to_numpy()
+    )

@@ -1,0 +1,208 @@
+"""Derived entity keys: features of a (user, item category) pair.
+
+ShopStream users prefer a few item categories (the generator's ``affinity``),
+and 30% of every slate is drawn from them. So how often a user has seen and
+clicked items of *this item's category* predicts the click, and no feature of
+the user alone or of the item alone can say it. A view keyed by the pair can::
+
+    FeatureView(name="user_category", entity="user_category", ...)
+
+Callers never build the pair. They pass ``user_id`` and ``item_id``, as for
+every other view, and the store derives
+
+    user_category = "<user_id>:<category_id of item_id>"
+
+from the items table it was given (:meth:`FeatureStore.ingest_items`). A
+caller that already has the pair key may pass the ``user_category`` column
+itself. A row whose user is null or whose item the store does not know gets
+a null key, so its pair features read as missing, never as another pair's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+USER_CATEGORY = "user_category"
+# A derived key and the caller's columns it is built from.
+DERIVED_KEYS: Mapping[str, tuple[str, str]] = {USER_CATEGORY: ("user_id", "item_id")}
+
+
+@dataclass(frozen=True)
+class ItemCategories:
+    """The category of every known item: a sorted id column and its categories."""
+
+    item_id: npt.NDArray[np.int64]  # sorted, unique
+    category_id: npt.NDArray[np.int64]
+
+    @classmethod
+    def from_items(cls, items: pd.DataFrame) -> ItemCategories:
+        """Read ``item_id`` and ``category_id`` from an items table.
+
+        Raises:
+            ValueError: a column is missing, holds nulls, or an item id repeats
+                (an item with two categories has no single pair key).
+        """
+        if not isinstance(items, pd.DataFrame):
+            raise ValueError(
+                f"items must be a DataFrame with item_id and category_id, got "
+                f"{type(items).__name__}."
+            )
+        missing = [c for c in ("item_id", "category_id") if c not in items.columns]
+        if missing:
+            raise ValueError(
+                f"the items table lacks {missing} (columns: {list(items.columns)}); "
+                "pass ShopStream's items, e.g. load('tiny').items."
+            )
+        table = items[["item_id", "category_id"]]
+        nulls = table.isna().sum()
+        if nulls.any():
+            raise ValueError(
+                f"the items table has nulls: {nulls[nulls > 0].to_dict()}; every "
+                "item needs an id and a category."
+            )
+        ids = table["item_id"].to_numpy(dtype=np.int64)
+        order = np.argsort(ids, kind="stable")
+        ids = ids[order]
+        repeated = np.unique(ids[1:][ids[1:] == ids[:-1]])
+        if len(repeated):
+            raise ValueError(
+                f"{len(repeated)} item ids repeat in the items table (e.g. "
+                f"{repeated[:5].tolist()}); each item needs exactly one category."
+            )
+        categories = table["category_id"].to_numpy(dtype=np.int64)[order]
+        return cls(ids, categories)
+
+    def lookup(self, item_ids: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """The category of each item id; -1 for an id not in the table."""
+        query = np.asarray(item_ids, dtype=np.int64)
+        if len(self.item_id) == 0:
+            return np.full(query.shape, -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.item_id, query), len(self.item_id) - 1)
+        return np.where(self.item_id[at] == query, self.category_id[at], -1)
+
+    def save(self, path: Path) -> None:
+        """Write the table to ``path`` (Parquet), atomically."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        table = pa.table({"item_id": self.item_id, "category_id": self.category_id})
+        pq.write_table(table, tmp)
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> ItemCategories:
+        table = pq.read_table(path)
+        return cls(
+            table["item_id"].to_numpy().astype(np.int64),
+            table["category_id"].to_numpy().astype(np.int64),
+        )
+
+
+def _whole_numbers(values: Any) -> npt.NDArray[np.float64]:
+    """Ids as float64 (exact below 2**53); NaN for nulls and non-integers."""
+    series = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values))
+    out = pd.to_numeric(series, errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan, copy=True
+    )
+    out[out != np.round(out)] = np.nan
+    return out
+
+
+def _small_int_array(values: Any) -> bool:
+    return (
+        isinstance(values, np.ndarray)
+        and values.dtype.kind in "iu"
+        and values.ndim == 1
+        and len(values) <= 4096
+    )
+
+
+def user_category_keys(
+    user_ids: Any, item_ids: Any, items: ItemCategories
+) -> npt.NDArray[np.object_]:
+    """``"<user_id>:<category_id>"`` per row; ``None`` for a null user or an unknown item."""
+    if _small_int_array(user_ids) and _small_int_array(item_ids):
+        # The serving path (a request's few hundred ids): plain Python is fastest.
+        category = items.lookup(item_ids)
+        if len(category) == len(user_ids) and (category >= 0).all():
+            pairs = zip(np.asarray(user_ids).tolist(), category.tolist(), strict=True)
+            return np.array([f"{u}:{c}" for u, c in pairs], dtype=object)
+    users, item = _whole_numbers(user_ids), _whole_numbers(item_ids)
+    if len(users) != len(item):
+        raise ValueError(
+            f"user and item columns differ in length: {len(users)} and {len(item)}."
+        )
+    valid = ~(np.isnan(users) | np.isnan(item))
+    category = np.full(len(users), -1, dtype=np.int64)
+    category[valid] = items.lookup(item[valid].astype(np.int64))
+    valid &= category >= 0
+    out = np.full(len(users), None, dtype=object)
+    pairs = (
+        pd.Series(users[valid].astype(np.int64)).astype(str)
+        + ":"
+        + pd.Series(category[valid]).astype(str)
+    )
+    out[valid] = pairs.to_numpy(dtype=object)
+    return out
+
+
+def caller_columns(keys: Iterable[str]) -> set[str]:
+    """The columns a caller must pass for ``keys``: derived keys become their sources."""
+    out: set[str] = set()
+    for key in keys:
+        out.update(DERIVED_KEYS.get(key, (key,)))
+    return out
+
+
+def derive(
+    columns: Mapping[str, Any], keys: Iterable[str], items: ItemCategories | None
+) -> dict[str, npt.NDArray[Any]]:
+    """The derived key columns among ``keys`` that ``columns`` does not already hold.
+
+    Args:
+        columns: the caller's columns (a DataFrame or a mapping of arrays).
+        keys: the entity keys of the views being read.
+        items: the store's item categories (``None`` if none were ingested).
+
+    Raises:
+        ValueError: a derived key is needed but the store has no items table,
+            or the caller lacks a column it is built from.
+    """
+    out: dict[str, npt.NDArray[Any]] = {}
+    for key in keys:
+        if key not in DERIVED_KEYS or key in columns:
+            continue
+        user, item = DERIVED_KEYS[key]
+        missing = [c for c in (user, item) if c not in columns]
+        if missing:
+            raise ValueError(
+                f"the {key!r} key is built from {user!r} and {item!r}; the rows lack "
+                f"{missing} (given: {sorted(map(str, columns))})."
+            )
+        if items is None:
+            raise ValueError(
+                f"views keyed by {key!r} need each item's category: call "
+                "store.ingest_items(items) (e.g. load('tiny').items) first."
+            )
+        out[key] = user_category_keys(columns[user], columns[item], items)
+    return out
+
+
+def with_keys(
+    frame: pd.DataFrame, keys: Iterable[str], items: ItemCategories | None
+) -> pd.DataFrame:
+    """``frame`` with the derived key columns it lacks (a copy if any is added)."""
+    if not isinstance(frame, pd.DataFrame):
+        raise ValueError(
+            f"entity_df must be a pandas DataFrame, got {type(frame).__name__}."
+        )
+    added = derive(frame, keys, items)
+    return frame.assign(**added) if added else frame
