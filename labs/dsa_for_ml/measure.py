@@ -109,7 +109,7 @@ def serving_latency(
         online = target.online
         if isinstance(online, CachedOnlineStore):
             row["hit_rate"] = online.hit_rate
-            # Two views per request: 0 reads means every key of both batches hit.
+            # One read per view per request at most: 0 means every key hit.
             row["backend_reads_per_request"] = online.backend_reads / len(times)
         rows.append(row)
     return rows

@@ -138,7 +138,8 @@ def _serving(
     results.table(
         rows,
         title=(
-            f"get_online_features per request (user + slate, 11 features): "
+            f"get_online_features per request (user + slate, "
+            f"{len(store.feature_names())} features in {len(store.views)} views): "
             f"{LATENCY_TIMED:,} timed after {LATENCY_WARM:,} warm-up requests, "
             "the configurations interleaved request by request"
         ),

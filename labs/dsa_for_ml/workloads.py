@@ -5,9 +5,9 @@
     log.user_keys, log.item_keys       # the online store's key sequences
     events = stream_events(store)      # the feature store's valid rows, typed
 
-The serving path reads the online store once per ranking request: the
-request's user (``user_activity``) and the ten items of its slate
-(``item_stats``). Replaying the requests in event-time order gives the real,
+The serving path reads the online store once per view per ranking request:
+the request's user (``user_activity``), the ten items of its slate
+(``item_stats``) and the user with each item's category (``user_category``). Replaying the requests in event-time order gives the real,
 skewed access pattern: a few hot users and a Zipf-like head of popular items.
 Rows ShopStream corrupted on purpose (``dirty_mask``) are left out and
 counted, never dropped silently.

@@ -6,7 +6,7 @@
 Measures, in this process with ``time.perf_counter``:
 
 - ``pit_join_rows_per_s``: ``get_historical_features`` on 1,000,000 entity
-  rows sampled from the impressions, both views (11 features); median of 3
+  rows sampled from the impressions, every view (15 features); median of 3
   cold calls, each on a freshly opened store (reading the feature Parquet and
   sorting it included). ``pit_join_warm_rows_per_s``: the same with each
   view's as-of index already in memory.
@@ -16,7 +16,7 @@ Measures, in this process with ``time.perf_counter``:
   ``materialize_feature_rows_per_s`` is the offline feature rows it covered
   per second; every backend in ``materialize_by_backend``.
 - ``online_read_ms``: ``{backend: {batch_size: {p50, p99}}}`` for
-  ``get_online_features`` of the 6 ``user_activity`` features, batch sizes 1
+  ``get_online_features`` of the 7 ``user_activity`` features, batch sizes 1
   and 100, 2,000 timed reads after 200 warm-up reads, keys drawn from the
   traffic; ``online_backend_read_ms`` is ``read_batch`` alone.
 

@@ -27,7 +27,7 @@ from common.shopstream import ShopStream, dirty_mask, load
 
 log = logging.getLogger(__name__)
 
-KEYS = ("user_id", "item_id")  # the entity keys of the two default views
+KEYS = ("user_id", "item_id")  # what every view's key is, or is derived from
 TIME = "event_timestamp"
 LABEL = "clicked"
 TRUTH = "p_click"  # ground truth: for the Bayes-optimal AUC only, never a feature
