@@ -145,12 +145,14 @@ def user_category_keys(
     category[valid] = items.lookup(item[valid].astype(np.int64))
     valid &= category >= 0
     out = np.full(len(users), None, dtype=object)
-    pairs = (
-        pd.Series(users[valid].astype(np.int64)).astype(str)
-        + ":"
-        + pd.Series(category[valid]).astype(str)
+    # Format each distinct pair once (a million rows hold ~100k pairs), then
+    # spread the strings back to the rows.
+    width = int(category.max(initial=0)) + 1
+    codes, distinct = pd.factorize(
+        users[valid].astype(np.int64) * width + category[valid]
     )
-    out[valid] = pairs.to_numpy(dtype=object)
+    text = [f"{p // width}:{p % width}" for p in distinct.tolist()]
+    out[valid] = np.asarray(text, dtype=object)[codes]
     return out
 
 
