@@ -242,6 +242,15 @@ class FeatureStore:
         for name in ("event_timestamp", "created_timestamp"):
             events[name] = events[name].dt.tz_convert("UTC").dt.as_unit("us")
         events = with_keys(events, entities, self.item_categories)
+        for entity in entities & DERIVED_KEYS.keys():
+            unkeyed = events[entity].isna()
+            if unkeyed.any():  # an item the items table lacks: never drop silently
+                unknown = events.loc[unkeyed, "item_id"].unique()[:5].tolist()
+                raise ValueError(
+                    f"{int(unkeyed.sum())} stored impressions show items the items "
+                    f"table lacks (e.g. item ids {unknown}), so they have no "
+                    f"{entity!r} key; ingest an items table that covers them."
+                )
         computed_at = instant_us(self.clock(), "clock()")
         counts = {}
         for view in self.views.values():
@@ -296,8 +305,12 @@ class FeatureStore:
         """
         grouped = self._parse(features)
         keys = {v: self.views[v].entity for v in grouped}
-        keyed = with_keys(entity_df, keys.values(), self.item_categories)
-        check_entity_df(keyed, keys)
+        if not isinstance(entity_df, pd.DataFrame):
+            raise ValueError(
+                f"entity_df must be a pandas DataFrame, got {type(entity_df).__name__}."
+            )
+        derived = derive(entity_df, keys.values(), self.item_categories)
+        check_entity_df(entity_df, {v: e for v, e in keys.items() if e not in derived})
         self.ensure_views()
         specs = [
             JoinSpec(
@@ -309,9 +322,11 @@ class FeatureStore:
             )
             for name, names in grouped.items()
         ]
-        joined = point_in_time_join(keyed, specs)
+        joined = point_in_time_join(entity_df, specs, keys=derived)
         order = [*entity_df.columns, *features]
-        return _fill(joined[order], defaults, features)
+        if list(joined.columns) != order:  # a million-row copy: only when needed
+            joined = joined[order]
+        return _fill(joined, defaults, features)
 
     def as_of_index(self, view: str) -> AsOfIndex:
         """The view's feature rows sorted for as-of lookups, kept in memory.

@@ -21,7 +21,8 @@ def test_a_pair_key_is_the_user_and_the_items_category():
     keys = user_category_keys(
         pd.array([7, None, 7, 8], dtype="Int64"), [10, 10, 99, 30], ITEMS
     )
-    assert keys.tolist() == ["7:1", None, None, "8:3"]  # null user, unknown item
+    # W = 10 (categories 1-3): the user's digits, then the category's.
+    assert keys.tolist() == [71, pd.NA, pd.NA, 83]  # null user, unknown item
 
 
 @pytest.mark.given
@@ -38,7 +39,7 @@ def test_the_serving_fast_path_builds_the_same_keys(users, data):
     )
     fast = user_category_keys(np.array(users), np.array(items), ITEMS)
     general = user_category_keys(pd.Series(users), pd.Series(items), ITEMS)
-    assert fast.tolist() == general.tolist()
+    assert pd.Series(fast).tolist() == pd.Series(general).tolist()
 
 
 @pytest.mark.given
@@ -62,4 +63,31 @@ def test_a_store_without_items_says_to_ingest_them(tiny, tmp_path):
     store = FeatureStore(tmp_path, online="memory")
     store.ingest(tiny.impressions.iloc[:2_000])
     with pytest.raises(ValueError, match="ingest_items"):
+        store.compute_views()
+
+
+@pytest.mark.given
+@settings(max_examples=50, deadline=None)
+@given(
+    pairs=st.lists(
+        st.tuples(st.integers(0, 10**6), st.integers(0, 120)), min_size=2, max_size=30
+    )
+)
+def test_distinct_pairs_get_distinct_keys(pairs):
+    categories = sorted({c for _, c in pairs})
+    items = ItemCategories.from_items(
+        pd.DataFrame({"item_id": categories, "category_id": categories})
+    )  # item i is in category i
+    users = np.array([u for u, _ in pairs])
+    keys = user_category_keys(users, np.array([c for _, c in pairs]), items)
+    assert len(set(keys.tolist())) == len(set(pairs))
+
+
+@pytest.mark.given
+def test_an_impression_of_an_unknown_item_stops_the_pair_view(tiny, tmp_path):
+    store = FeatureStore(tmp_path, online="memory")
+    store.ingest(tiny.impressions.iloc[:2_000])
+    shown = tiny.impressions["item_id"].iloc[:2_000].unique()
+    store.ingest_items(tiny.items[tiny.items["item_id"] != shown[0]])
+    with pytest.raises(ValueError, match=f"item ids \\[{shown[0]}\\]"):
         store.compute_views()
