@@ -293,7 +293,11 @@ def materialize_cost(
 
 
 def backfill_experiment(
-    raw: pd.DataFrame, root: Path, withhold_share: float = 0.2, seed: int = 0
+    raw: pd.DataFrame,
+    items: pd.DataFrame,
+    root: Path,
+    withhold_share: float = 0.2,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Correct a past day's data and count what the online store gets wrong.
 
@@ -311,6 +315,7 @@ def backfill_experiment(
     withheld = (days == day).to_numpy() & (rng.random(len(raw)) < withhold_share)
     store = FeatureStore(root, online="memory")
     try:
+        store.ingest_items(items)  # the user_category view needs item categories
         store.ingest(raw[~withheld])
         _, last = store.event_range()
         store.materialize_incremental(last)

@@ -342,7 +342,10 @@ def _skew(results: Results, store: FeatureStore) -> None:
 
 
 def _backfill(results: Results, preset: str, work: Path) -> None:
-    outcome = measure.backfill_experiment(load(preset).impressions, work / "backfill")
+    dataset = load(preset)
+    outcome = measure.backfill_experiment(
+        dataset.impressions, dataset.items, work / "backfill"
+    )
     results.add("backfill", outcome)
     stale = sum(outcome["stale_entities"].values())
     results.text(

@@ -216,3 +216,13 @@ def test_a_view_keeps_its_features(tmp_path):
     with pytest.raises(ValueError, match=r"holds features \['x'\].*teardown"):
         online.write_batch("v", OnlineBatch(["a"], [T0], [T0], np.ones((1, 1)), ("y",)))
     online.teardown()
+
+
+def test_the_run_pages_backfill_repairs_what_incremental_runs_miss(tiny, tmp_path):
+    from labs.feature_store.measure import backfill_experiment
+
+    outcome = backfill_experiment(tiny.impressions, tiny.items, tmp_path / "store")
+    assert outcome["corrected_rows"] > 0
+    assert outcome["incremental_written"] == 0  # the watermark is past that day
+    assert sum(outcome["stale_entities"].values()) > 0
+    assert sum(outcome["stale_after_backfill"].values()) == 0
