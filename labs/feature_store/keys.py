@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ class ItemCategories:
     item_id: npt.NDArray[np.int64]  # sorted, unique
     category_id: npt.NDArray[np.int64]  # >= 0
 
-    @property
+    @cached_property  # read on every online request: computed once
     def width(self) -> int:
         """``W``: the smallest power of ten above every category id."""
         return int(10 ** len(str(int(self.category_id.max(initial=0)))))
@@ -161,6 +162,11 @@ def user_category_keys(user_ids: Any, item_ids: Any, items: ItemCategories) -> A
     if valid.all():
         return keys
     return pd.arrays.IntegerArray(keys, ~valid)
+
+
+def source_columns(keys: Iterable[str]) -> set[str]:
+    """The columns ``keys`` are read from: a derived key's sources, any other key itself."""
+    return {column for key in keys for column in DERIVED_KEYS.get(key, (key,))}
 
 
 def derive(

@@ -326,9 +326,8 @@ def as_of_lookup(
     q_order = np.argsort(q_probe, kind="stable")
     code = q_code[q_order]
     hit = np.searchsorted(index.probe, q_probe[q_order], side="right") - 1
-    pos = np.maximum(
-        hit, 0
-    )  # the latest probe <= the query's: same key, or an earlier one
+    # The latest probe <= the query's: the same key, or an earlier one.
+    pos = np.maximum(hit, 0)
     ok = (
         (hit >= 0)
         & (code >= 0)

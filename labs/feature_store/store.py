@@ -37,7 +37,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from labs.feature_store.keys import DERIVED_KEYS, ItemCategories, derive, with_keys
+from labs.feature_store.keys import (
+    DERIVED_KEYS,
+    ItemCategories,
+    derive,
+    source_columns,
+    with_keys,
+)
 from labs.feature_store.materialize import latest_per_entity, write_online
 from labs.feature_store.offline import IngestReport, OfflineStore
 from labs.feature_store.online_request import OnlineFeatures, entity_keys, key_columns
@@ -189,6 +195,12 @@ class FeatureStore:
             frame, {self.views[v].entity for v in names}, self.item_categories
         )
 
+    def _derive(self, columns: Mapping[str, Any], entities: set[str]) -> dict[str, Any]:
+        """``keys.derive`` for requests, which skips the items table when no view needs it."""
+        if not entities & DERIVED_KEYS.keys():
+            return {}  # the common request: no file check, no lookups
+        return derive(columns, entities, self.item_categories)
+
     def entity_ids(self, view: str) -> np.ndarray:
         """Every key ``view`` has feature rows for, sorted (computes stale views)."""
         self.ensure_views()
@@ -228,8 +240,7 @@ class FeatureStore:
         """Compute every view's feature rows from the offline store; rows per view."""
         entities = {v.entity for v in self.views.values()}
         needed = sorted(
-            {e for e in entities if e not in DERIVED_KEYS}
-            | {c for e in entities for c in DERIVED_KEYS.get(e, ())}
+            source_columns(entities)
             | {
                 a.column
                 for v in self.views.values()
@@ -305,12 +316,13 @@ class FeatureStore:
         """
         grouped = self._parse(features)
         keys = {v: self.views[v].entity for v in grouped}
-        if not isinstance(entity_df, pd.DataFrame):
-            raise ValueError(
-                f"entity_df must be a pandas DataFrame, got {type(entity_df).__name__}."
-            )
-        derived = derive(entity_df, keys.values(), self.item_categories)
-        check_entity_df(entity_df, {v: e for v, e in keys.items() if e not in derived})
+        # Checks the frame and every key it must carry; derive() names the
+        # columns a missing derived key is built from.
+        check_entity_df(
+            entity_df,
+            {v: e for v, e in keys.items() if e not in DERIVED_KEYS or e in entity_df},
+        )
+        derived = self._derive(entity_df, set(keys.values()))
         self.ensure_views()
         specs = [
             JoinSpec(
@@ -449,7 +461,7 @@ class FeatureStore:
         grouped = self._parse(features)
         entities = {self.views[v].entity for v in grouped}
         columns = key_columns(entity_rows, _request_keys(entity_rows, entities))
-        lookup = {**columns, **derive(columns, entities, self.item_categories)}
+        lookup = {**columns, **self._derive(columns, entities)}
         now_us = None if now is None else instant_us(now, "now")
         result = OnlineFeatures()
         values_by_ref: dict[str, np.ndarray] = {}

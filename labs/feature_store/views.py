@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
 
-from labs.feature_store.keys import DERIVED_KEYS, USER_CATEGORY
+from labs.feature_store.keys import USER_CATEGORY, source_columns
 from labs.feature_store.schema import IMPRESSION_SCHEMA, duration_us
 
 AggFunction = Literal["count", "sum", "mean"]
@@ -120,7 +120,7 @@ class FeatureView:
                 f"valid: {sorted(SOURCES)}."
             )
         columns = SOURCES[self.source]
-        keys = DERIVED_KEYS.get(self.entity, (self.entity,))  # see keys.py
+        keys = source_columns([self.entity])  # a derived key's sources: keys.py
         for needed in (*keys, *(a.column for a in self.aggregations if a.column)):
             if needed not in columns:
                 raise ValueError(
