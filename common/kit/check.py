@@ -76,7 +76,7 @@ def check(kit: Kit, lab: Lab, milestone_id: str | None = None) -> CheckReport:
     return CheckReport(lab, results, run, folder)
 
 
-def _where(failure: dict[str, object], root: Path) -> str:
+def _where(failure: dict[str, object]) -> str:
     file, line = failure.get("file"), failure.get("line")
     if not file:
         return ""
@@ -118,7 +118,7 @@ def render(report: CheckReport, console: Console) -> None:
         console.print(
             f"[bold red]First failure[/bold red] in {failing.milestone.id}: {test_name}"
         )
-        where = _where(failure, report.folder)
+        where = _where(failure)
         if where:
             console.print(f"  {where}", markup=False)
         console.print(f"  {failure.get('message', first.outcome)}", markup=False)

@@ -8,7 +8,9 @@
     labkit run <lab>            run the lab for real; writes results/<lab>/
     labkit demo                 the whole pipeline, reference code, one report
 
-Every command is a thin wrapper over a function in ``common.kit``.
+Every command parses its options, calls one function in ``common.kit`` and
+prints what it returns. Errors a person can fix (:class:`KitError`) are
+caught in one place, :class:`_KitGroup`, and printed as one line; exit code 2.
 """
 
 from __future__ import annotations
@@ -16,30 +18,44 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
+from typer.core import TyperGroup
 
 from common.kit import check as check_mod
 from common.kit import diff as diff_mod
 from common.kit import steps, workspace
-from common.kit.manifest import Kit, ManifestError, default_kit
-from common.kit.regions import RegionError
+from common.kit.errors import KitError
+from common.kit.manifest import Kit, default_kit
 from common.kit.verify import verify as verify_labs
 from common.kit.watch import watch as watch_folder
 
+console = Console()
+err = Console(stderr=True)
+
+
+class _KitGroup(TyperGroup):
+    """Print a :class:`KitError` as one line and exit 2, for every command."""
+
+    def invoke(self, ctx: Any) -> Any:  # click's Context, vendored by typer
+        try:
+            return super().invoke(ctx)
+        except KitError as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(code=2) from None
+
+
 app = typer.Typer(
+    cls=_KitGroup,
     help="labkit: build ML systems on real components, milestone by milestone.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err = Console(stderr=True)
 
 WorkspaceOpt = Annotated[
     str | None,
@@ -52,15 +68,11 @@ WorkspaceOpt = Annotated[
 PresetOpt = Annotated[
     str | None, typer.Option(help="ShopStream size: tiny, small or large.")
 ]
+LabArg = Annotated[str, typer.Argument(metavar="LAB")]
 
 
 def _kit(workspace_path: str | None) -> Kit:
     return default_kit(workspace_path)
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code=2)
 
 
 @app.command("list")
@@ -86,7 +98,7 @@ def list_labs(workspace_path: WorkspaceOpt = None) -> None:
 
 @app.command()
 def start(
-    lab_id: Annotated[str, typer.Argument(metavar="LAB")],
+    lab_id: LabArg,
     force: Annotated[
         bool, typer.Option(help="Replace existing work (it is backed up first).")
     ] = False,
@@ -94,11 +106,8 @@ def start(
 ) -> None:
     """Write a lab's starter into your workspace (never overwrites your work)."""
     kit = _kit(workspace_path)
-    try:
-        lab = kit.lab(lab_id)
-        folder, backup = workspace.start(kit, lab, force=force)
-    except (ManifestError, RegionError, workspace.WorkspaceError) as exc:
-        raise _fail(str(exc)) from None
+    lab = kit.lab(lab_id)
+    folder, backup = workspace.start(kit, lab, force=force)
     if backup:
         console.print(f"Backed up your previous work to {backup}")
     console.print(f"Started [bold]{lab.id}[/bold] in {folder}")
@@ -108,16 +117,10 @@ def start(
 
 
 @app.command()
-def reset(
-    lab_id: Annotated[str, typer.Argument(metavar="LAB")],
-    workspace_path: WorkspaceOpt = None,
-) -> None:
+def reset(lab_id: LabArg, workspace_path: WorkspaceOpt = None) -> None:
     """Back up your copy of a lab and write a fresh starter."""
     kit = _kit(workspace_path)
-    try:
-        folder, backup = workspace.reset(kit, kit.lab(lab_id))
-    except (ManifestError, RegionError) as exc:
-        raise _fail(str(exc)) from None
+    folder, backup = workspace.reset(kit, kit.lab(lab_id))
     if backup:
         console.print(f"Backed up your work to {backup}")
     console.print(f"Fresh starter in {folder}")
@@ -125,7 +128,7 @@ def reset(
 
 @app.command()
 def check(
-    lab_id: Annotated[str, typer.Argument(metavar="LAB")],
+    lab_id: LabArg,
     milestone: Annotated[
         str | None, typer.Option(help="Check only this milestone, e.g. m2.")
     ] = None,
@@ -133,10 +136,7 @@ def check(
 ) -> None:
     """Run the milestone tests against your code; exit 1 while any fails."""
     kit = _kit(workspace_path)
-    try:
-        report = check_mod.check(kit, kit.lab(lab_id), milestone)
-    except (ManifestError, workspace.WorkspaceError) as exc:
-        raise _fail(str(exc)) from None
+    report = check_mod.check(kit, kit.lab(lab_id), milestone)
     check_mod.render(report, console)
     if not report.passed:
         raise typer.Exit(code=1)
@@ -144,27 +144,20 @@ def check(
 
 @app.command()
 def hint(
-    lab_id: Annotated[str, typer.Argument(metavar="LAB")],
+    lab_id: LabArg,
     milestone: Annotated[str | None, typer.Argument(metavar="[MN]")] = None,
     workspace_path: WorkspaceOpt = None,
 ) -> None:
     """Show the next hint (each call reveals one more)."""
     kit = _kit(workspace_path)
-    try:
-        lab = kit.lab(lab_id)
-        progress = workspace.Progress.load(kit)
-        if milestone is None:
-            milestone = next(
-                (
-                    m.id
-                    for m in lab.milestones
-                    if progress.status(lab.id, m.id) != "passed"
-                ),
-                lab.milestones[-1].id,
-            )
-        target = lab.milestone(milestone)
-    except ManifestError as exc:
-        raise _fail(str(exc)) from None
+    lab = kit.lab(lab_id)
+    progress = workspace.Progress.load(kit)
+    if milestone is None:
+        milestone = next(
+            (m.id for m in lab.milestones if progress.status(lab.id, m.id) != "passed"),
+            lab.milestones[-1].id,
+        )
+    target = lab.milestone(milestone)
     if not target.hints:
         console.print(
             f"{lab.id} {target.id} has no hints; read the brief and the docstrings."
@@ -197,7 +190,7 @@ def status(workspace_path: WorkspaceOpt = None) -> None:
 
 @app.command()
 def diff(
-    lab_id: Annotated[str, typer.Argument(metavar="LAB")],
+    lab_id: LabArg,
     reveal: Annotated[
         bool,
         typer.Option(help="Also show milestones you have not passed (asks first)."),
@@ -206,13 +199,9 @@ def diff(
 ) -> None:
     """Your functions beside the reference, for the milestones you passed."""
     kit = _kit(workspace_path)
-    try:
-        lab = kit.lab(lab_id)
-        workspace.require_started(kit, lab)
-    except (ManifestError, workspace.WorkspaceError) as exc:
-        raise _fail(str(exc)) from None
-    passed = workspace.Progress.load(kit).passed(lab.id)
-    shown = set(passed)
+    lab = kit.lab(lab_id)
+    workspace.require_started(kit, lab)
+    shown = set(workspace.Progress.load(kit).passed(lab.id))
     if reveal and typer.confirm(
         "Show the reference for milestones you have not passed yet?", default=False
     ):
@@ -232,7 +221,7 @@ def diff(
 
 @app.command()
 def watch(
-    lab_id: Annotated[str, typer.Argument(metavar="LAB")],
+    lab_id: LabArg,
     poll: Annotated[
         bool, typer.Option(help="Poll for changes instead of file-system events.")
     ] = False,
@@ -240,11 +229,8 @@ def watch(
 ) -> None:
     """Re-run `check` every time you save a file of the lab (Ctrl-C stops)."""
     kit = _kit(workspace_path)
-    try:
-        lab = kit.lab(lab_id)
-        folder = workspace.require_started(kit, lab)
-    except (ManifestError, workspace.WorkspaceError) as exc:
-        raise _fail(str(exc)) from None
+    lab = kit.lab(lab_id)
+    folder = workspace.require_started(kit, lab)
 
     def once() -> None:
         console.clear()
@@ -264,22 +250,21 @@ def verify(
 ) -> None:
     """Check that every milestone's tests fail on its starter and pass on the reference."""
     kit = Kit()
-    try:
-        labs = [kit.lab(lab_id)] if lab_id else list(kit.labs)
-    except ManifestError as exc:
-        raise _fail(str(exc)) from None
+    labs = [kit.lab(lab_id)] if lab_id else list(kit.labs)
     if not verify_labs(kit, labs, skip_reference=skip_reference, console=console):
         raise typer.Exit(code=1)
 
 
-def _prepare(kit: Kit, lab_ids: list[str], mine: bool) -> None:
+def _prepare(kit: Kit, lab_id: str, mine: bool) -> Any:
+    lab = kit.lab(lab_id)
     if mine:
-        steps.use_workspace(kit, [kit.lab(i) for i in lab_ids])
+        steps.use_workspace(kit, [lab])
+    return lab
 
 
 @app.command()
 def run(
-    lab_id: Annotated[str, typer.Argument(metavar="LAB")],
+    lab_id: LabArg,
     preset: PresetOpt = None,
     mine: Annotated[
         bool, typer.Option(help="Run your workspace copy instead of the reference.")
@@ -287,19 +272,14 @@ def run(
     workspace_path: WorkspaceOpt = None,
 ) -> None:
     """Run a lab for real and write results/<lab>/."""
-    kit = _kit(workspace_path)
-    try:
-        lab = kit.lab(lab_id)
-        _prepare(kit, [lab.id], mine)
-        results = steps.run_step(lab, "run", preset=preset)
-    except (ManifestError, workspace.WorkspaceError) as exc:
-        raise _fail(str(exc)) from None
+    lab = _prepare(_kit(workspace_path), lab_id, mine)
+    results = steps.run_step(lab, "run", preset=preset)
     console.print(f"Wrote {results.dir}")
 
 
 @app.command()
 def bench(
-    lab_id: Annotated[str, typer.Argument(metavar="LAB")],
+    lab_id: LabArg,
     preset: PresetOpt = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print only the JSON figures on stdout.")
@@ -308,18 +288,13 @@ def bench(
     workspace_path: WorkspaceOpt = None,
 ) -> None:
     """Benchmark a lab; figures are medians and ratios from one run."""
-    kit = _kit(workspace_path)
-    try:
-        lab = kit.lab(lab_id)
-        _prepare(kit, [lab.id], mine)
-        if as_json:
-            with steps.stdout_to_stderr():
-                results = steps.run_step(lab, "bench", preset=preset)
-            sys.stdout.write(json.dumps(results.figures, indent=2, default=str) + "\n")
-            return
-        results = steps.run_step(lab, "bench", preset=preset)
-    except (ManifestError, workspace.WorkspaceError) as exc:
-        raise _fail(str(exc)) from None
+    lab = _prepare(_kit(workspace_path), lab_id, mine)
+    if as_json:
+        with steps.stdout_to_stderr():
+            results = steps.run_step(lab, "bench", preset=preset)
+        sys.stdout.write(json.dumps(results.figures, indent=2, default=str) + "\n")
+        return
+    results = steps.run_step(lab, "bench", preset=preset)
     console.print_json(json.dumps(results.figures, default=str))
     console.print(f"Wrote {results.dir}")
 
@@ -343,8 +318,8 @@ def data(
 
     try:
         summary, page = steps.data_step(preset, seed)
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
+    except ValueError as exc:  # an unknown preset or a bad seed
+        raise KitError(str(exc)) from None
     console.print(shopstream.format_summary(summary), highlight=False, soft_wrap=True)
     console.print(f"[dim]Page: {page}[/dim]")
 
@@ -367,45 +342,17 @@ def demo(
     workspace_path: WorkspaceOpt = None,
 ) -> None:
     """Run the whole pipeline on the embedded defaults and write results/REPORT.md."""
-    from common.report import gather
+    from common.kit.demo import run_demo
 
-    kit = _kit(workspace_path)
-    if mine:
-        chosen = steps.completed_labs(kit)
-        console.print(
-            f"Using your code for: {', '.join(lab.id for lab in chosen) or 'no lab yet'}"
-        )
-        steps.use_workspace(kit, chosen)
-    labs = [lab for lab in kit.labs if lab.run]
-    failures: list[str] = []
-    total = time.perf_counter()
-    plan = ["data", *(lab.id for lab in labs)]
-    for number, name in enumerate(plan, start=1):
-        started = time.perf_counter()
-        console.rule(f"[{number}/{len(plan)}] {name}")
-        try:
-            if name == "data":
-                steps.data_step(preset or "small")
-            else:
-                lab = kit.lab(name)
-                options = dict(lab.demo)
-                if preset is not None:
-                    options["preset"] = preset
-                steps.run_step(lab, "run", **options)
-        except Exception as exc:  # keep going: one broken lab must not hide the others
-            failures.append(name)
-            err.print(
-                f"[red]{name} failed:[/red] {type(exc).__name__}: {exc}",
-                highlight=False,
-            )
-            err.print_exception(max_frames=5)
-        console.print(f"[dim]{name}: {time.perf_counter() - started:.1f} s[/dim]")
-    path = gather(["data", *(lab.id for lab in kit.labs)])
-    console.print(
-        f"\nDemo finished in {time.perf_counter() - total:.0f} s. Report: [bold]{path}[/bold]"
+    outcome = run_demo(
+        _kit(workspace_path), preset=preset, mine=mine, console=console, err=err
     )
-    if failures:
-        raise _fail(f"these steps failed: {', '.join(failures)} (see above)")
+    total = sum(outcome.seconds.values())
+    console.print(
+        f"\nDemo finished in {total:.0f} s. Report: [bold]{outcome.report}[/bold]"
+    )
+    if outcome.failures:
+        raise KitError(f"these steps failed: {', '.join(outcome.failures)} (see above)")
 
 
 def main() -> None:

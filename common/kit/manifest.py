@@ -35,11 +35,12 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
+from common.kit.errors import KitError
 from common.kit.regions import Region, parse_regions
 from common.paths import REPO_ROOT, workspace_dir
 
 
-class ManifestError(ValueError):
+class ManifestError(KitError, ValueError):
     """A lab.toml is missing a field or names something that does not exist."""
 
 

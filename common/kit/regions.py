@@ -26,6 +26,8 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.kit.errors import KitError
+
 _BEGIN = re.compile(
     r"^(?P<indent>[ \t]*)# BEGIN SOLUTION (?P<mid>m\d+)(?::\s*(?P<desc>.*?))?\s*$"
 )
@@ -39,7 +41,7 @@ def is_marker(line: str) -> bool:
     return bool(_BEGIN.match(line) or _END.match(line))
 
 
-class RegionError(ValueError):
+class RegionError(KitError, ValueError):
     """A solution marker is malformed; the message names the file and line."""
 
 

@@ -16,11 +16,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from common.kit.errors import KitError
 from common.kit.manifest import Kit, Lab
 from common.kit.starter import write_starter
 
 
-class WorkspaceError(RuntimeError):
+class WorkspaceError(KitError, RuntimeError):
     """The workspace is not in the state a command needs."""
 
 
