@@ -12,6 +12,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import IO
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: verify runs Ray tests unlocked
+    fcntl = None  # type: ignore[assignment]
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
@@ -31,6 +37,7 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "labkit"))
 
 REQUIRE_SERVICES = os.environ.get("LABKIT_REQUIRE_SERVICES") == "1"
+_RAY_LOCK = pytest.StashKey[IO[str]]()
 
 
 @pytest.fixture(scope="session")
@@ -64,6 +71,28 @@ def redis_url(redis_server: RedisServer) -> str:
     client.flushall()
     client.close()
     return redis_server.url
+
+
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Under ``labkit verify``, hold the machine-wide Ray lock while Ray tests run.
+
+    ``labkit verify`` runs several pytest processes at once and names a lock
+    file in ``LABKIT_RAY_LOCK``. A run that will start Ray takes the lock for
+    its whole session (the lock is freed when the process exits), so two local
+    Ray clusters never compete for the same two cores.
+    """
+    path = os.environ.get("LABKIT_RAY_LOCK")
+    if not path or fcntl is None:
+        return
+    if any(
+        item.get_closest_marker("ray") or "ray_session" in item.fixturenames  # type: ignore[attr-defined]
+        for item in items
+    ):
+        handle = open(path, "a")  # noqa: SIM115 - held until the process exits
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        config.stash[_RAY_LOCK] = handle
 
 
 @pytest.fixture(scope="session")

@@ -247,11 +247,27 @@ def verify(
     skip_reference: Annotated[
         bool, typer.Option(help="Skip the reference run (e.g. pytest just ran it).")
     ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(help="Checks to run at once (default: one per CPU core)."),
+    ] = None,
+    cache: Annotated[
+        bool,
+        typer.Option(help="Skip labs unchanged since their last clean verify."),
+    ] = True,
 ) -> None:
-    """Check that every milestone's tests fail on its starter and pass on the reference."""
+    """Prove each milestone's tests fail on its stub and on every known wrong answer."""
     kit = Kit()
     labs = [kit.lab(lab_id)] if lab_id else list(kit.labs)
-    if not verify_labs(kit, labs, skip_reference=skip_reference, console=console):
+    ok = verify_labs(
+        kit,
+        labs,
+        skip_reference=skip_reference,
+        console=console,
+        jobs=jobs,
+        use_cache=cache,
+    )
+    if not ok:
         raise typer.Exit(code=1)
 
 

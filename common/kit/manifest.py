@@ -36,7 +36,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 from common.kit.errors import KitError
-from common.kit.regions import Region, parse_regions
+from common.kit.regions import Region, name_regions, parse_regions
 from common.paths import REPO_ROOT, workspace_dir
 
 
@@ -97,6 +97,17 @@ class Lab:
                 found.extend(parse_regions(path.read_text(), path, ids))
         return found
 
+    def named_regions(self) -> dict[str, Region]:
+        """Every region by its id, ``<module>:<function>`` (see ``name_regions``)."""
+        ids = {m.id for m in self.milestones}
+        named: dict[str, Region] = {}
+        for rel in self.source_files():
+            if rel.suffix == ".py":
+                path = self.package_dir / rel
+                regions = parse_regions(path.read_text(), path, ids)
+                named.update(name_regions(module_name(rel), regions))
+        return named
+
     def entry_point(self, kind: str) -> Callable[..., Any]:
         """Import the ``run`` or ``bench`` function the manifest names."""
         target = getattr(self, kind)
@@ -106,6 +117,11 @@ class Lab:
             )
         module_name, _, attr = target.partition(":")
         return getattr(importlib.import_module(module_name), attr)
+
+
+def module_name(rel: Path) -> str:
+    """A lab file's module name inside the lab: ``nn/layers.py`` -> ``nn.layers``."""
+    return ".".join(rel.with_suffix("").parts)
 
 
 def _load_lab(path: Path, package: str) -> Lab:

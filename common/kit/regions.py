@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Collection, Iterable
+import textwrap
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,6 +176,44 @@ def _functions(
             yield from _functions(child, prefix)
 
 
+def stub_lines(region: Region, lab: str, titles: dict[str, str]) -> list[str]:
+    """The starter's lines for ``region``: a TODO and a ``NotImplementedError``."""
+    what = region.description or titles.get(region.milestone, "")
+    message = f"{lab} {region.milestone}: {what}".rstrip(": ")
+    return [
+        f"{region.indent}# TODO({region.milestone}): {what}\n",
+        f"{region.indent}raise NotImplementedError({message!r})\n",
+    ]
+
+
+def indent_body(body: str, indent: str) -> list[str]:
+    """``body`` (written without indentation) as lines at ``indent``."""
+    text = textwrap.dedent(body).strip("\n")
+    return [(indent + line).rstrip() + "\n" for line in text.splitlines()]
+
+
+def rewrite_source(
+    source: str,
+    regions: list[Region],
+    replacement: Callable[[Region], list[str] | None],
+) -> str:
+    """Return ``source`` with each region's body replaced by ``replacement(region)``.
+
+    A region for which ``replacement`` returns ``None`` keeps its reference
+    code. Every marker line is dropped either way.
+    """
+    lines = source.splitlines(keepends=True)
+    out: list[str] = []
+    cursor = 0  # index of the next unread line
+    for region in sorted(regions, key=lambda r: r.begin):
+        out.extend(lines[cursor : region.begin - 1])
+        new = replacement(region)
+        out.extend(lines[region.begin : region.end - 1] if new is None else new)
+        cursor = region.end
+    out.extend(lines[cursor:])
+    return "".join(out)
+
+
 def stub_source(
     source: str,
     regions: list[Region],
@@ -187,18 +226,26 @@ def stub_source(
     Regions of other milestones keep their reference code (their markers are
     dropped). ``stub=None`` stubs every region: the full starter.
     """
-    lines = source.splitlines(keepends=True)
-    out: list[str] = []
-    cursor = 0  # index of the next unread line
+    return rewrite_source(
+        source,
+        regions,
+        lambda r: (
+            stub_lines(r, lab, titles) if stub is None or r.milestone in stub else None
+        ),
+    )
+
+
+def name_regions(module: str, regions: list[Region]) -> list[tuple[str, Region]]:
+    """Each region of one module with its id, ``<module>:<function>``.
+
+    A function that holds several regions numbers them in file order from the
+    second on: ``layers:MultiHeadAttention.forward#2``. These ids name drills
+    and the regions a known wrong answer replaces.
+    """
+    seen: dict[str, int] = {}
+    named = []
     for region in sorted(regions, key=lambda r: r.begin):
-        out.extend(lines[cursor : region.begin - 1])
-        if stub is None or region.milestone in stub:
-            what = region.description or titles.get(region.milestone, "")
-            message = f"{lab} {region.milestone}: {what}".rstrip(": ")
-            out.append(f"{region.indent}# TODO({region.milestone}): {what}\n")
-            out.append(f"{region.indent}raise NotImplementedError({message!r})\n")
-        else:
-            out.extend(lines[region.begin : region.end - 1])
-        cursor = region.end
-    out.extend(lines[cursor:])
-    return "".join(out)
+        seen[region.function] = seen.get(region.function, 0) + 1
+        suffix = f"#{seen[region.function]}" if seen[region.function] > 1 else ""
+        named.append((f"{module}:{region.function}{suffix}", region))
+    return named

@@ -1,210 +1,193 @@
-"""``labkit verify``: prove every milestone's tests can fail.
+"""``labkit verify``: prove every milestone's tests can fail, and fail for the right reasons.
 
 For each lab:
 
 1. **regions** – every marker parses and every milestone has at least one
    solution region and existing test files;
-2. **reference** – the reference passes every milestone's tests;
-3. **mN stubbed** – with only mN's regions stubbed, every test of mN fails
+2. **hints** – every code snippet in a hint occurs in the reference
+   (``common.kit.hints``), so pasting the last hint cannot mislead;
+3. **reference** – the reference passes every milestone's tests (skipped by
+   ``make test``, which has just run them);
+4. **mN stubbed** – with only mN's regions stubbed, every test of mN fails
    (a test marked ``@pytest.mark.given`` checks code the starter provides and
    is exempt; a skipped test cannot be judged and is reported);
-4. **starter** – the full starter imports cleanly and its tests collect.
+5. **wrong mN/...** – with each known wrong answer of mN in place of the
+   reference (``tests/<lab>/wrong/mN.toml``, see ``common.kit.wrong``), some
+   test of mN fails;
+6. **starter** – the full starter imports cleanly and its tests collect.
 
-It prints a table and exits non-zero on any violation.
+The checks that run tests are independent pytest processes, so they run in
+parallel (``--jobs``, default: one per core). Tests that start Ray take a
+machine-wide lock (``LABKIT_RAY_LOCK``, honoured by ``tests/conftest.py``), so
+two local Ray clusters never compete for two cores. A lab whose inputs are
+unchanged since its last clean run is not verified again
+(``common.kit.verify_cache``; ``--no-cache`` forces it).
+
+It prints a table and returns whether everything held.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import os
 import tempfile
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from common.kit.check import split_by_milestone
-from common.kit.manifest import Kit, Lab, ManifestError
-from common.kit.overlay import overlay_env
-from common.kit.regions import RegionError
-from common.kit.runner import run_pytest
-from common.kit.starter import write_starter
+from common.kit import verify_checks as checks
+from common.kit.manifest import Kit, Lab
+from common.kit.verify_cache import VerifyCache, digest
+from common.kit.verify_checks import Finding
+
+RAY_LOCK_VAR = "LABKIT_RAY_LOCK"
+Job = Callable[[], Finding]
 
 
-@dataclass(frozen=True)
-class Finding:
-    lab: str
-    check: str
-    ok: bool
-    detail: str
-
-
-def _short(nodeids: list[str], limit: int = 3) -> str:
-    names = [n.split("::", 1)[-1] for n in nodeids]
-    more = f" (+{len(names) - limit} more)" if len(names) > limit else ""
-    return ", ".join(names[:limit]) + more
-
-
-def _check_regions(kit: Kit, lab: Lab) -> Finding:
-    try:
-        regions = lab.regions()
-        for milestone in lab.milestones:
-            kit.test_paths(milestone)
-    except (RegionError, ManifestError) as exc:
-        return Finding(lab.id, "regions", False, str(exc))
-    covered = {r.milestone for r in regions}
-    bare = [m.id for m in lab.milestones if m.id not in covered]
-    if bare:
-        return Finding(
-            lab.id, "regions", False, f"milestones with no solution region: {bare}"
+def _note(console: Console | None, finding: Finding) -> Finding:
+    if console is not None:
+        mark = "[green]✓[/green]" if finding.ok else "[red]✗[/red]"
+        console.print(
+            f"  {mark} {finding.lab:<16} {finding.check:<12} {finding.detail}",
+            markup=True,
+            highlight=False,
         )
-    return Finding(
-        lab.id,
-        "regions",
-        True,
-        f"{len(regions)} regions in {len(lab.milestones)} milestones",
-    )
+    return finding
 
 
-def _check_reference(kit: Kit, lab: Lab) -> Finding:
-    files = [p for m in lab.milestones for p in kit.test_paths(m)]
-    run = run_pytest(files, root=kit.root)
-    results = split_by_milestone(kit, list(lab.milestones), run)
-    failed = [o.nodeid for r in results for o in r.outcomes if not o.ok]
-    empty = [r.milestone.id for r in results if not r.outcomes]
-    skipped = [o.nodeid for r in results for o in r.outcomes if o.outcome == "skipped"]
-    total = sum(len(r.outcomes) for r in results)
-    if failed or empty:
-        detail = f"failing: {_short(failed)}" if failed else f"no tests ran for {empty}"
-        if not run.outcomes:
-            detail += " | " + run.output.strip()[-300:]
-        return Finding(lab.id, "reference", False, detail)
-    note = f"; {len(skipped)} skipped: {_short(skipped)}" if skipped else ""
-    return Finding(lab.id, "reference", True, f"{total} tests pass{note}")
-
-
-def _check_stubbed(kit: Kit, lab: Lab, milestone_id: str, tmp: Path) -> Finding:
-    milestone = lab.milestone(milestone_id)
-    folder = write_starter(
-        lab, tmp / f"{lab.id}-{milestone_id}" / lab.id, stub={milestone_id}
-    )
-    run = run_pytest(
-        kit.test_paths(milestone), root=kit.root, overlay={lab.module: folder}
-    )
-    outcomes = split_by_milestone(kit, [milestone], run)[0].outcomes
-    name = f"{milestone_id} stubbed"
-    if not outcomes:
-        return Finding(
-            lab.id, name, False, "no tests ran: " + run.output.strip()[-300:]
+def plan_lab(
+    kit: Kit, lab: Lab, tmp: Path, *, skip_reference: bool
+) -> tuple[list[Finding], list[Job]]:
+    """The static findings of ``lab`` and the test-running checks still to do."""
+    static, answers = checks.check_static(kit, lab)
+    if not static[0].ok:  # broken markers: nothing else can be judged
+        return static, []
+    jobs: list[Job] = []
+    if not skip_reference:
+        jobs.append(lambda: checks.check_reference(kit, lab))
+    for milestone in lab.milestones:
+        jobs.append(
+            lambda m=milestone.id: checks.check_stubbed(kit, lab, m, tmp)  # type: ignore[misc]
         )
-    passing = [o.nodeid for o in outcomes if o.outcome == "passed" and not o.given]
-    skipped = [o.nodeid for o in outcomes if o.outcome == "skipped"]
-    failing = [o for o in outcomes if not o.ok]
-    if passing:
-        return Finding(
-            lab.id, name, False, f"pass without the solution: {_short(passing)}"
-        )
-    if not failing:
-        return Finding(
-            lab.id, name, False, "nothing failed (all tests given or skipped)"
-        )
-    note = f"; {len(skipped)} skipped, not judged" if skipped else ""
-    given = sum(o.given for o in outcomes)
-    note += f"; {given} given" if given else ""
-    return Finding(
-        lab.id, name, True, f"{len(failing)}/{len(outcomes)} tests fail{note}"
-    )
-
-
-def _check_starter(kit: Kit, lab: Lab, tmp: Path) -> Finding:
-    folder = write_starter(lab, tmp / f"{lab.id}-starter" / lab.id)
-    modules = sorted(
-        ".".join(
-            (lab.module, *p.relative_to(folder).with_suffix("").parts)
-        ).removesuffix(".__init__")
-        for p in folder.rglob("*.py")
-    )
-    code = "import importlib, sys\nfor name in sys.argv[1:]:\n    importlib.import_module(name)\n"
-    proc = subprocess.run(
-        [sys.executable, "-c", code, *modules],
-        cwd=kit.root,
-        env=overlay_env({lab.module: folder}),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        last = proc.stderr.strip().splitlines()[-1:] or ["(no output)"]
-        return Finding(lab.id, "starter", False, f"does not import: {last[0]}")
-    files = [p for m in lab.milestones for p in kit.test_paths(m)]
-    run = run_pytest(
-        files,
-        root=kit.root,
-        overlay={lab.module: folder},
-        extra_args=["--collect-only"],
-    )
-    errors = [o for o in run.outcomes if o.outcome == "error"]
-    if errors or run.returncode not in (0, 5):
-        message = (
-            (errors[0].failure or {}).get("message", "")
-            if errors
-            else run.output.strip()[-300:]
-        )
-        return Finding(lab.id, "starter", False, f"tests do not collect: {message}")
-    return Finding(
-        lab.id, "starter", True, f"{len(modules)} modules import; tests collect"
-    )
+    for answer in answers:
+        jobs.append(lambda a=answer: checks.check_wrong(kit, lab, a, tmp))  # type: ignore[misc]
+    jobs.append(lambda: checks.check_starter(kit, lab, tmp))
+    return static, jobs
 
 
 def verify_lab(
     kit: Kit, lab: Lab, *, skip_reference: bool = False, console: Console | None = None
 ) -> list[Finding]:
-    """Run every check on one lab; stop early only if its markers are broken."""
-
-    def note(finding: Finding) -> Finding:
-        if console is not None:
-            mark = "[green]✓[/green]" if finding.ok else "[red]✗[/red]"
-            console.print(
-                f"  {mark} {finding.lab:<16} {finding.check:<12} {finding.detail}",
-                markup=True,
-                highlight=False,
-            )
-        return finding
-
-    findings = [note(_check_regions(kit, lab))]
-    if not findings[0].ok:
-        return findings
-    if not skip_reference:
-        findings.append(note(_check_reference(kit, lab)))
+    """Run every check on one lab, one after another (see :func:`verify`)."""
     with tempfile.TemporaryDirectory(prefix=f"labkit-verify-{lab.id}-") as tmp:
-        for milestone in lab.milestones:
-            findings.append(note(_check_stubbed(kit, lab, milestone.id, Path(tmp))))
-        findings.append(note(_check_starter(kit, lab, Path(tmp))))
-    return findings
+        static, jobs = plan_lab(kit, lab, Path(tmp), skip_reference=skip_reference)
+        return [_note(console, f) for f in static] + [
+            _note(console, job()) for job in jobs
+        ]
+
+
+def _run_all(
+    planned: dict[str, list[Job]], workers: int, console: Console
+) -> dict[str, list[Finding]]:
+    """Run every planned job on ``workers`` threads; findings in plan order."""
+    order: dict[Future[Finding], tuple[str, int]] = {}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for lab_id, jobs in planned.items():
+            for index, job in enumerate(jobs):
+                order[pool.submit(job)] = (lab_id, index)
+        for future in as_completed(order):
+            _note(console, future.result())  # live progress, in completion order
+    found: dict[str, list[Finding]] = {lab_id: [] for lab_id in planned}
+    for future, (lab_id, _) in sorted(order.items(), key=lambda item: item[1]):
+        found[lab_id].append(future.result())
+    return found
 
 
 def verify(
-    kit: Kit, labs: list[Lab], *, skip_reference: bool = False, console: Console
+    kit: Kit,
+    labs: list[Lab],
+    *,
+    skip_reference: bool = False,
+    console: Console,
+    jobs: int | None = None,
+    use_cache: bool = True,
 ) -> bool:
     """Verify ``labs``, print the table, and return whether everything held."""
-    findings: list[Finding] = []
+    started = time.perf_counter()
+    cache = VerifyCache(kit)
+    findings: dict[str, list[Finding]] = {}
+    planned: dict[str, list[Job]] = {}
+    keys: dict[str, str] = {}
+    lock = Path(tempfile.gettempdir()) / f"labkit-ray-{os.getuid()}.lock"
+    os.environ.setdefault(RAY_LOCK_VAR, str(lock))  # inherited by every pytest run
+    with tempfile.TemporaryDirectory(prefix="labkit-verify-") as tmp:
+        for lab in labs:
+            keys[lab.id] = digest(kit, lab)
+            hit = (
+                cache.get(lab, keys[lab.id], need_reference=not skip_reference)
+                if use_cache
+                else None
+            )
+            if hit is not None:
+                console.print(
+                    f"[dim]{lab.id}: unchanged since its clean run at "
+                    f"{hit['verified_at']}; not verified again (--no-cache forces it)[/dim]"
+                )
+                findings[lab.id] = [Finding(**f) for f in hit["findings"]]
+                continue
+            static, lab_jobs = plan_lab(
+                kit, lab, Path(tmp), skip_reference=skip_reference
+            )
+            findings[lab.id] = [_note(console, f) for f in static]
+            planned[lab.id] = lab_jobs
+        workers = jobs or os.cpu_count() or 1
+        for lab_id, done in _run_all(planned, workers, console).items():
+            findings[lab_id].extend(done)
     for lab in labs:
-        console.print(f"[bold]verifying {lab.id}[/bold]")
-        findings.extend(
-            verify_lab(kit, lab, skip_reference=skip_reference, console=console)
-        )
+        if lab.id in planned and all(f.ok for f in findings[lab.id]):
+            cache.put(
+                lab,
+                keys[lab.id],
+                [f.as_dict() for f in findings[lab.id]],
+                with_reference=not skip_reference,
+            )
+    _print_table(findings, console)
+    bad = [f for fs in findings.values() for f in fs if not f.ok]
+    elapsed = time.perf_counter() - started
+    if bad:
+        console.print(f"[red]{len(bad)} violation(s).[/red] ({elapsed:.0f} s)")
+    elif not labs:
+        console.print("No labs to verify yet.")
+    else:
+        console.print(f"[green]Every check held.[/green] ({elapsed:.0f} s)")
+    return not bad
+
+
+def _print_table(findings: dict[str, list[Finding]], console: Console) -> None:
+    """One row per check, except wrong answers: one row per milestone with a count."""
     table = Table(title="labkit verify")
     for column in ("lab", "check", "", "detail"):
         table.add_column(column)
-    for f in findings:
-        table.add_row(
-            f.lab, f.check, "[green]✓[/green]" if f.ok else "[red]✗[/red]", f.detail
-        )
+    for lab_id, lab_findings in findings.items():
+        wrong: dict[str, list[Finding]] = {}
+        for f in lab_findings:
+            if f.check.startswith("wrong "):
+                wrong.setdefault(f.milestone, []).append(f)
+                continue
+            table.add_row(lab_id, f.check, _mark(f.ok), f.detail)
+        for milestone, answers in sorted(wrong.items()):
+            missed = [f for f in answers if not f.ok]
+            detail = f"{len(answers) - len(missed)}/{len(answers)} caught"
+            if missed:
+                detail += ": " + "; ".join(
+                    f"{f.check.split('/', 1)[-1]} {f.detail}" for f in missed
+                )
+            table.add_row(lab_id, f"{milestone} wrong", _mark(not missed), detail)
     console.print(table)
-    bad = [f for f in findings if not f.ok]
-    if bad:
-        console.print(f"[red]{len(bad)} violation(s).[/red]")
-    elif not labs:
-        console.print("No labs to verify yet.")
-    return not bad
+
+
+def _mark(ok: bool) -> str:
+    return "[green]✓[/green]" if ok else "[red]✗[/red]"

@@ -1,40 +1,62 @@
-"""`labkit verify` accepts a sound lab and rejects a test that cannot fail."""
+"""`labkit verify` accepts a sound lab and rejects every way a lab can mislead.
+
+A test that cannot fail, a broken reference, a starter that does not import,
+a known wrong answer the tests miss, a malformed catalogue and a hint whose
+snippet is not the reference's each fail verify; an unchanged lab is not
+verified twice.
+"""
 
 import io
 
 import pytest
 from rich.console import Console
 
+from common.kit.manifest import Kit
 from common.kit.verify import verify, verify_lab
 
-# Each verify runs five pytest subprocesses; give a busy machine room.
+# Each verify runs several pytest subprocesses; give a busy machine room.
 pytestmark = pytest.mark.timeout(240)
+
+
+def _verify(kit, lab_id, **options):
+    out = io.StringIO()
+    ok = verify(kit, [kit.lab(lab_id)], console=Console(file=out, width=250), **options)
+    return ok, out.getvalue()
+
+
+def _edit(path, old, new):
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new))
 
 
 def test_sound_lab_passes_every_check(kit):
     findings = verify_lab(kit, kit.lab("toy"))
     assert [(f.check, f.ok) for f in findings] == [
         ("regions", True),
+        ("hints", True),
         ("reference", True),
         ("m1 stubbed", True),
         ("m2 stubbed", True),
         ("m3 stubbed", True),
+        ("wrong m1/subtracts", True),
+        ("wrong m2/sample-mean-denominator", True),
         ("starter", True),
     ]
     m2 = next(f for f in findings if f.check == "m2 stubbed")
     assert "1 given" in m2.detail
+    wrong = next(f for f in findings if f.check.startswith("wrong m2"))
+    assert wrong.detail == "caught by test_mean"
 
 
 def test_a_test_that_passes_on_the_starter_fails_verify(kit):
-    out = io.StringIO()
-    ok = verify(kit, [kit.lab("weak")], console=Console(file=out, width=200))
+    ok, out = _verify(kit, "weak")
     assert not ok
-    assert "pass without the solution: test_module_has_double" in out.getvalue()
+    assert "pass without the solution: test_module_has_double" in out
 
 
 def test_a_broken_reference_fails_verify(kit):
-    arith = kit.root / "fixturelabs" / "toy" / "arith.py"
-    arith.write_text(arith.read_text().replace("return a + b", "return a * b"))
+    _edit(kit.root / "fixturelabs" / "toy" / "arith.py", "return a + b", "return a * b")
     findings = verify_lab(kit, kit.lab("toy"))
     reference = next(f for f in findings if f.check == "reference")
     assert not reference.ok and "test_add_small" in reference.detail
@@ -46,3 +68,86 @@ def test_a_starter_that_does_not_import_fails_verify(kit):
     findings = verify_lab(kit, kit.lab("toy"), skip_reference=True)
     starter = next(f for f in findings if f.check == "starter")
     assert not starter.ok and "does not import" in starter.detail
+
+
+def test_a_wrong_answer_the_tests_miss_fails_verify(kit):
+    # Floor division gives the right mean for [1, 2, 3]: the only test misses it.
+    with (kit.root / "tests" / "toy" / "wrong" / "m2.toml").open("a") as f:
+        f.write(
+            '\n[[wrong]]\nid = "floor-division"\n'
+            'mistake = "Floor division truncates a fractional mean."\n'
+            "region = \"arith:mean\"\nbody = '''\nreturn total(values) // len(values)\n'''\n"
+        )
+    ok, out = _verify(kit, "toy", skip_reference=True)
+    assert not ok
+    assert "1/2 caught" in out
+    assert "floor-division passes every test it was run against" in out
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ('region = "arith:nope"', "no region 'arith:nope' in lab toy"),
+        ('region = "arith:mean"', "belongs to m2, not m1; move the entry to m2.toml"),
+        (
+            'region = "arith:add"\ncaught_by = ["test_gone"]',
+            "caught_by names 'test_gone'",
+        ),
+    ],
+)
+def test_a_malformed_catalogue_fails_verify_with_its_reason(kit, entry, message):
+    path = kit.root / "tests" / "toy" / "wrong" / "m1.toml"
+    path.write_text(
+        f"[[wrong]]\nid = \"bad\"\nmistake = \"x\"\n{entry}\nbody = '''\nreturn 0\n'''\n"
+    )
+    ok, out = _verify(kit, "toy", skip_reference=True)
+    assert not ok
+    assert message in " ".join(out.split())
+
+
+def test_a_wrong_answer_equal_to_the_reference_is_refused(kit):
+    path = kit.root / "tests" / "toy" / "wrong" / "m1.toml"
+    _edit(path, "return a - b", "return  a + b")
+    ok, out = _verify(kit, "toy", skip_reference=True)
+    assert not ok and "is the reference's own code" in " ".join(out.split())
+
+
+def test_a_hint_snippet_that_is_not_the_reference_fails_verify(kit):
+    manifest = kit.root / "fixturelabs" / "toy" / "lab.toml"
+    _edit(
+        manifest,
+        '"Sum, then divide."',
+        '"Write `return total(values) / len(values) - 1`."',
+    )
+    ok, out = _verify(kit, "toy", skip_reference=True)
+    assert not ok
+    assert (
+        "m2 hint 1: `return total(values) / len(values) - 1` is not in the reference"
+        in (" ".join(out.split()))
+    )
+    # The same snippet marked as pseudo-code, and one with `...`, are accepted.
+    _edit(
+        manifest,
+        "`return total(values) / len(values) - 1`",
+        "`~x / n - 1` or `total(...) / len(values)`",
+    )
+    fresh = Kit(root=kit.root, package=kit.package, workspace=kit.workspace)
+    ok, out = _verify(fresh, "toy", skip_reference=True)
+    assert ok, out
+
+
+def test_an_unchanged_lab_is_not_verified_twice_and_any_edit_reverifies(kit):
+    ok, first = _verify(kit, "toy", skip_reference=True, jobs=2)
+    assert ok and "not verified again" not in first
+    ok, second = _verify(kit, "toy", skip_reference=True)
+    assert ok and "toy: unchanged since its clean run" in second
+    assert "3/3" not in second.split("labkit verify")[0]  # no check ran
+    # A test edit invalidates the cache, and the edit's failure is reported.
+    _edit(
+        kit.root / "tests" / "toy" / "check_m1_add.py",
+        "assert add(-2, 2) == 0",
+        "assert callable(add)",
+    )
+    ok, third = _verify(kit, "toy", skip_reference=True)
+    assert not ok and "not verified again" not in third
+    assert "pass without the solution: test_add_negative" in third

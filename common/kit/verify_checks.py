@@ -1,0 +1,215 @@
+"""The checks ``labkit verify`` runs on a lab, one function each.
+
+Each returns a :class:`Finding`; none raises for a problem it finds. The
+checks that run tests write a variant of the lab (stubbed, or with a known
+wrong answer) into ``tmp`` and run pytest against it through the overlay.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from common.kit.check import split_by_milestone
+from common.kit.hints import check_hints
+from common.kit.manifest import Kit, Lab, ManifestError
+from common.kit.overlay import overlay_env
+from common.kit.regions import RegionError
+from common.kit.runner import run_pytest
+from common.kit.starter import write_starter
+from common.kit.wrong import (
+    CatalogueError,
+    WrongAnswer,
+    load_catalogue,
+    selected_tests,
+    write_wrong_answer,
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    lab: str
+    check: str
+    ok: bool
+    detail: str
+    milestone: str = ""  # set for the checks of one milestone
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _short(nodeids: list[str], limit: int = 3) -> str:
+    names = [n.split("::", 1)[-1] for n in nodeids]
+    more = f" (+{len(names) - limit} more)" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def check_static(kit: Kit, lab: Lab) -> tuple[list[Finding], list[WrongAnswer]]:
+    """Markers, test files, hints and the wrong-answer catalogue; no test runs."""
+    try:
+        regions = lab.regions()
+        for milestone in lab.milestones:
+            kit.test_paths(milestone)
+    except (RegionError, ManifestError) as exc:
+        return [Finding(lab.id, "regions", False, str(exc))], []
+    covered = {r.milestone for r in regions}
+    bare = [m.id for m in lab.milestones if m.id not in covered]
+    findings = [
+        Finding(lab.id, "regions", False, f"milestones with no solution region: {bare}")
+        if bare
+        else Finding(
+            lab.id,
+            "regions",
+            True,
+            f"{len(regions)} regions in {len(lab.milestones)} milestones",
+        )
+    ]
+    problems = check_hints(lab)
+    hint_count = sum(len(m.hints) for m in lab.milestones)
+    findings.append(
+        Finding(
+            lab.id,
+            "hints",
+            not problems,
+            "; ".join(str(p) for p in problems[:3])
+            + (f" (+{len(problems) - 3} more)" if len(problems) > 3 else "")
+            if problems
+            else f"{hint_count} hints; every code snippet is in the reference",
+        )
+    )
+    try:
+        answers = load_catalogue(kit, lab)
+        for answer in answers:
+            selected_tests(kit, lab, answer)
+    except CatalogueError as exc:
+        findings.append(Finding(lab.id, "catalogue", False, str(exc)))
+        return findings, []
+    return findings, answers
+
+
+def check_reference(kit: Kit, lab: Lab) -> Finding:
+    files = [p for m in lab.milestones for p in kit.test_paths(m)]
+    run = run_pytest(files, root=kit.root)
+    results = split_by_milestone(kit, list(lab.milestones), run)
+    failed = [o.nodeid for r in results for o in r.outcomes if not o.ok]
+    empty = [r.milestone.id for r in results if not r.outcomes]
+    skipped = [o.nodeid for r in results for o in r.outcomes if o.outcome == "skipped"]
+    total = sum(len(r.outcomes) for r in results)
+    if failed or empty:
+        detail = f"failing: {_short(failed)}" if failed else f"no tests ran for {empty}"
+        if not run.outcomes:
+            detail += " | " + run.output.strip()[-300:]
+        return Finding(lab.id, "reference", False, detail)
+    note = f"; {len(skipped)} skipped: {_short(skipped)}" if skipped else ""
+    return Finding(lab.id, "reference", True, f"{total} tests pass{note}")
+
+
+def check_stubbed(kit: Kit, lab: Lab, milestone_id: str, tmp: Path) -> Finding:
+    """With only ``milestone_id``'s regions stubbed, every one of its tests fails."""
+    milestone = lab.milestone(milestone_id)
+    folder = write_starter(
+        lab, tmp / f"{lab.id}-{milestone_id}" / lab.id, stub={milestone_id}
+    )
+    run = run_pytest(
+        kit.test_paths(milestone), root=kit.root, overlay={lab.module: folder}
+    )
+    outcomes = split_by_milestone(kit, [milestone], run)[0].outcomes
+    name = f"{milestone_id} stubbed"
+    if not outcomes:
+        return Finding(
+            lab.id, name, False, "no tests ran: " + run.output.strip()[-300:]
+        )
+    passing = [o.nodeid for o in outcomes if o.outcome == "passed" and not o.given]
+    skipped = [o.nodeid for o in outcomes if o.outcome == "skipped"]
+    failing = [o for o in outcomes if not o.ok]
+    if passing:
+        return Finding(
+            lab.id, name, False, f"pass without the solution: {_short(passing)}"
+        )
+    if not failing:
+        return Finding(
+            lab.id, name, False, "nothing failed (all tests given or skipped)"
+        )
+    note = f"; {len(skipped)} skipped, not judged" if skipped else ""
+    given = sum(o.given for o in outcomes)
+    note += f"; {given} given" if given else ""
+    return Finding(
+        lab.id, name, True, f"{len(failing)}/{len(outcomes)} tests fail{note}"
+    )
+
+
+def check_wrong(kit: Kit, lab: Lab, answer: WrongAnswer, tmp: Path) -> Finding:
+    """With ``answer`` in place of the reference, some test of its milestone fails."""
+    folder = write_wrong_answer(
+        lab, answer, tmp / f"{lab.id}-{answer.milestone}-{answer.id}" / lab.id
+    )
+    run = run_pytest(
+        [Path(node) for node in selected_tests(kit, lab, answer)],
+        root=kit.root,
+        overlay={lab.module: folder},
+        timeout=lab.timeout,
+        extra_args=["-x"],  # one failing test is enough to prove it is caught
+    )
+    name = f"wrong {answer.name}"
+    failing = [o for o in run.outcomes if not o.ok]
+    if failing:
+        caught = failing[0].nodeid.split("::", 1)[-1]
+        return Finding(lab.id, name, True, f"caught by {caught}", answer.milestone)
+    if not run.outcomes:
+        return Finding(
+            lab.id,
+            name,
+            False,
+            "no tests ran: " + run.output.strip()[-300:],
+            answer.milestone,
+        )
+    return Finding(
+        lab.id,
+        name,
+        False,
+        f"passes every test it was run against: {answer.mistake}",
+        answer.milestone,
+    )
+
+
+def check_starter(kit: Kit, lab: Lab, tmp: Path) -> Finding:
+    folder = write_starter(lab, tmp / f"{lab.id}-starter" / lab.id)
+    modules = sorted(
+        ".".join(
+            (lab.module, *p.relative_to(folder).with_suffix("").parts)
+        ).removesuffix(".__init__")
+        for p in folder.rglob("*.py")
+    )
+    code = "import importlib, sys\nfor name in sys.argv[1:]:\n    importlib.import_module(name)\n"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *modules],
+        cwd=kit.root,
+        env=overlay_env({lab.module: folder}),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        last = proc.stderr.strip().splitlines()[-1:] or ["(no output)"]
+        return Finding(lab.id, "starter", False, f"does not import: {last[0]}")
+    files = [p for m in lab.milestones for p in kit.test_paths(m)]
+    run = run_pytest(
+        files,
+        root=kit.root,
+        overlay={lab.module: folder},
+        extra_args=["--collect-only"],
+    )
+    errors = [o for o in run.outcomes if o.outcome == "error"]
+    if errors or run.returncode not in (0, 5):
+        message = (
+            (errors[0].failure or {}).get("message", "")
+            if errors
+            else run.output.strip()[-300:]
+        )
+        return Finding(lab.id, "starter", False, f"tests do not collect: {message}")
+    return Finding(
+        lab.id, "starter", True, f"{len(modules)} modules import; tests collect"
+    )
