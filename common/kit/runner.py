@@ -19,6 +19,7 @@ from typing import Any
 
 from common.kit.overlay import overlay_env
 from common.kit.pytest_plugin import REPORT_VAR
+from common.kit.warm_pytest import WarmPytest
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ def run_pytest(
     timeout: int | None = None,
     extra_args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
+    warm: WarmPytest | None = None,
 ) -> RunResult:
     """Run pytest on ``files`` with the overlay and return every test's outcome.
 
@@ -66,6 +68,8 @@ def run_pytest(
             the project's configured default.
         extra_args: more pytest arguments (e.g. ``["--collect-only"]``).
         env: extra environment variables.
+        warm: run as a fork of this warm server instead of a new interpreter
+            (``common.kit.warm_pytest``; same isolation, seconds faster).
     """
     with tempfile.TemporaryDirectory(prefix="labkit-") as tmp:
         report = Path(tmp) / "report.jsonl"
@@ -77,9 +81,6 @@ def run_pytest(
             p for p in (str(root), run_env.get("PYTHONPATH", "")) if p
         )
         args = [
-            sys.executable,
-            "-m",
-            "pytest",
             "-p",
             "common.kit.pytest_plugin",
             "-p",
@@ -91,9 +92,20 @@ def run_pytest(
             *extra_args,
             *(str(f) for f in files),
         ]
-        proc = subprocess.run(
-            args, cwd=root, env=run_env, capture_output=True, text=True, check=False
-        )
+        if warm is not None:
+            log = Path(tmp) / "output.log"
+            returncode = warm.run(args, run_env, root, log)
+            output = log.read_text(errors="replace") if log.exists() else ""
+        else:
+            proc = subprocess.run(
+                [sys.executable, "-m", "pytest", *args],
+                cwd=root,
+                env=run_env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            returncode, output = proc.returncode, proc.stdout + proc.stderr
         outcomes = []
         if report.exists():
             for line in report.read_text().splitlines():
@@ -108,4 +120,4 @@ def run_pytest(
                         reason=data.get("reason", ""),
                     )
                 )
-        return RunResult(outcomes, proc.returncode, proc.stdout + proc.stderr)
+        return RunResult(outcomes, returncode, output)

@@ -21,7 +21,9 @@ parallel (``--jobs``, default: one per core). Tests that start Ray take a
 machine-wide lock (``LABKIT_RAY_LOCK``, honoured by ``tests/conftest.py``), so
 two local Ray clusters never compete for two cores. A lab whose inputs are
 unchanged since its last clean run is not verified again
-(``common.kit.verify_cache``; ``--no-cache`` forces it).
+(``common.kit.verify_cache``; ``--no-cache`` forces it). Each pytest run is a
+fork of one warm server that has already imported numpy, torch and pytest
+(``common.kit.warm_pytest``), which halves the cost of a run.
 
 It prints a table and returns whether everything held.
 """
@@ -42,6 +44,7 @@ from common.kit import verify_checks as checks
 from common.kit.manifest import Kit, Lab
 from common.kit.verify_cache import VerifyCache, digest
 from common.kit.verify_checks import Finding
+from common.kit.warm_pytest import WarmPytest, available
 
 RAY_LOCK_VAR = "LABKIT_RAY_LOCK"
 Job = Callable[[], Finding]
@@ -59,7 +62,12 @@ def _note(console: Console | None, finding: Finding) -> Finding:
 
 
 def plan_lab(
-    kit: Kit, lab: Lab, tmp: Path, *, skip_reference: bool
+    kit: Kit,
+    lab: Lab,
+    tmp: Path,
+    *,
+    skip_reference: bool,
+    warm: WarmPytest | None = None,
 ) -> tuple[list[Finding], list[Job]]:
     """The static findings of ``lab`` and the test-running checks still to do."""
     static, answers = checks.check_static(kit, lab)
@@ -67,14 +75,14 @@ def plan_lab(
         return static, []
     jobs: list[Job] = []
     if not skip_reference:
-        jobs.append(lambda: checks.check_reference(kit, lab))
+        jobs.append(lambda: checks.check_reference(kit, lab, warm))
     for milestone in lab.milestones:
         jobs.append(
-            lambda m=milestone.id: checks.check_stubbed(kit, lab, m, tmp)  # type: ignore[misc]
+            lambda m=milestone.id: checks.check_stubbed(kit, lab, m, tmp, warm)  # type: ignore[misc]
         )
     for answer in answers:
-        jobs.append(lambda a=answer: checks.check_wrong(kit, lab, a, tmp))  # type: ignore[misc]
-    jobs.append(lambda: checks.check_starter(kit, lab, tmp))
+        jobs.append(lambda a=answer: checks.check_wrong(kit, lab, a, tmp, warm))  # type: ignore[misc]
+    jobs.append(lambda: checks.check_starter(kit, lab, tmp, warm))
     return static, jobs
 
 
@@ -123,6 +131,7 @@ def verify(
     keys: dict[str, str] = {}
     lock = Path(tempfile.gettempdir()) / f"labkit-ray-{os.getuid()}.lock"
     os.environ.setdefault(RAY_LOCK_VAR, str(lock))  # inherited by every pytest run
+    warm = WarmPytest() if available() else None
     with tempfile.TemporaryDirectory(prefix="labkit-verify-") as tmp:
         for lab in labs:
             keys[lab.id] = digest(kit, lab)
@@ -139,7 +148,7 @@ def verify(
                 findings[lab.id] = [Finding(**f) for f in hit["findings"]]
                 continue
             static, lab_jobs = plan_lab(
-                kit, lab, Path(tmp), skip_reference=skip_reference
+                kit, lab, Path(tmp), skip_reference=skip_reference, warm=warm
             )
             findings[lab.id] = [_note(console, f) for f in static]
             planned[lab.id] = lab_jobs

@@ -20,6 +20,7 @@ from common.kit.overlay import overlay_env
 from common.kit.regions import RegionError
 from common.kit.runner import run_pytest
 from common.kit.starter import write_starter
+from common.kit.warm_pytest import WarmPytest
 from common.kit.wrong import (
     CatalogueError,
     WrongAnswer,
@@ -90,9 +91,9 @@ def check_static(kit: Kit, lab: Lab) -> tuple[list[Finding], list[WrongAnswer]]:
     return findings, answers
 
 
-def check_reference(kit: Kit, lab: Lab) -> Finding:
+def check_reference(kit: Kit, lab: Lab, warm: WarmPytest | None = None) -> Finding:
     files = [p for m in lab.milestones for p in kit.test_paths(m)]
-    run = run_pytest(files, root=kit.root)
+    run = run_pytest(files, root=kit.root, warm=warm)
     results = split_by_milestone(kit, list(lab.milestones), run)
     failed = [o.nodeid for r in results for o in r.outcomes if not o.ok]
     empty = [r.milestone.id for r in results if not r.outcomes]
@@ -107,14 +108,19 @@ def check_reference(kit: Kit, lab: Lab) -> Finding:
     return Finding(lab.id, "reference", True, f"{total} tests pass{note}")
 
 
-def check_stubbed(kit: Kit, lab: Lab, milestone_id: str, tmp: Path) -> Finding:
+def check_stubbed(
+    kit: Kit, lab: Lab, milestone_id: str, tmp: Path, warm: WarmPytest | None = None
+) -> Finding:
     """With only ``milestone_id``'s regions stubbed, every one of its tests fails."""
     milestone = lab.milestone(milestone_id)
     folder = write_starter(
         lab, tmp / f"{lab.id}-{milestone_id}" / lab.id, stub={milestone_id}
     )
     run = run_pytest(
-        kit.test_paths(milestone), root=kit.root, overlay={lab.module: folder}
+        kit.test_paths(milestone),
+        root=kit.root,
+        overlay={lab.module: folder},
+        warm=warm,
     )
     outcomes = split_by_milestone(kit, [milestone], run)[0].outcomes
     name = f"{milestone_id} stubbed"
@@ -141,7 +147,9 @@ def check_stubbed(kit: Kit, lab: Lab, milestone_id: str, tmp: Path) -> Finding:
     )
 
 
-def check_wrong(kit: Kit, lab: Lab, answer: WrongAnswer, tmp: Path) -> Finding:
+def check_wrong(
+    kit: Kit, lab: Lab, answer: WrongAnswer, tmp: Path, warm: WarmPytest | None = None
+) -> Finding:
     """With ``answer`` in place of the reference, some test of its milestone fails."""
     folder = write_wrong_answer(
         lab, answer, tmp / f"{lab.id}-{answer.milestone}-{answer.id}" / lab.id
@@ -152,6 +160,7 @@ def check_wrong(kit: Kit, lab: Lab, answer: WrongAnswer, tmp: Path) -> Finding:
         overlay={lab.module: folder},
         timeout=lab.timeout,
         extra_args=["-x"],  # one failing test is enough to prove it is caught
+        warm=warm,
     )
     name = f"wrong {answer.name}"
     failing = [o for o in run.outcomes if not o.ok]
@@ -175,7 +184,9 @@ def check_wrong(kit: Kit, lab: Lab, answer: WrongAnswer, tmp: Path) -> Finding:
     )
 
 
-def check_starter(kit: Kit, lab: Lab, tmp: Path) -> Finding:
+def check_starter(
+    kit: Kit, lab: Lab, tmp: Path, warm: WarmPytest | None = None
+) -> Finding:
     folder = write_starter(lab, tmp / f"{lab.id}-starter" / lab.id)
     modules = sorted(
         ".".join(
@@ -201,6 +212,7 @@ def check_starter(kit: Kit, lab: Lab, tmp: Path) -> Finding:
         root=kit.root,
         overlay={lab.module: folder},
         extra_args=["--collect-only"],
+        warm=warm,
     )
     errors = [o for o in run.outcomes if o.outcome == "error"]
     if errors or run.returncode not in (0, 5):

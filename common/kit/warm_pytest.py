@@ -1,0 +1,88 @@
+"""Run pytest in processes forked from one warm server: imports are paid once.
+
+``labkit verify`` runs pytest a few hundred times (each milestone stubbed, each
+known wrong answer). A fresh interpreter spends about three seconds importing
+numpy, pandas, torch, scikit-learn and pytest before the first test, often
+more than the tests themselves. A *fork server* (Python's ``forkserver``
+start method) imports them once; each run is a fork of it, with its own
+environment, working directory and output file, so runs stay as isolated as
+subprocesses: candidate code that crashes or hangs takes down only its fork.
+
+Only third-party packages are preloaded, never ``labs`` or ``common``: the
+workspace overlay must be installed before any lab is imported, in the fork.
+Used on Linux; elsewhere (macOS forbids forking some system frameworks once
+loaded) runs fall back to plain subprocesses.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+PRELOAD = [
+    "numpy",
+    "pandas",
+    "scipy.stats",
+    "sklearn.linear_model",
+    "sklearn.metrics",
+    "torch",
+    "pyarrow.parquet",
+    "duckdb",
+    "matplotlib.pyplot",
+    "pytest",
+    "hypothesis",
+    "pytest_timeout",
+    "fastapi",
+    "httpx",
+]
+
+
+def available() -> bool:
+    """Whether warm runs are supported here (Linux with the forkserver method)."""
+    return sys.platform.startswith("linux") and (
+        "forkserver" in multiprocessing.get_all_start_methods()
+    )
+
+
+def _child(args: list[str], env: dict[str, str], cwd: str, log: str) -> None:
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    sys.path.insert(0, cwd)  # as `python -m pytest` run in cwd would have it
+    import pytest
+
+    code = 3
+    try:
+        code = int(pytest.main(args))
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+class WarmPytest:
+    """Launch ``pytest <args>`` as forks of one server that preloaded ``PRELOAD``."""
+
+    def __init__(self) -> None:
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(PRELOAD)
+        self._start = threading.Lock()  # Process.start is not thread-safe
+
+    def run(
+        self, args: Sequence[str], env: Mapping[str, str], cwd: Path, log: Path
+    ) -> int:
+        """Run pytest with ``args`` (after ``python -m pytest``); its exit code."""
+        process = self._context.Process(
+            target=_child, args=(list(args), dict(env), str(cwd), str(log))
+        )
+        with self._start:
+            process.start()
+        process.join()
+        return process.exitcode if process.exitcode is not None else 1
