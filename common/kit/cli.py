@@ -93,7 +93,8 @@ def list_labs(workspace_path: WorkspaceOpt = None) -> None:
             mark = {"passed": "[green]✓[/green]", "failed": "[red]✗[/red]"}.get(
                 status or "", "·"
             )
-            console.print(f"   {mark} {m.id} {m.title}")
+            minutes = f"  [dim]~{m.minutes} min[/dim]" if m.minutes else ""
+            console.print(f"   {mark} {m.id} {m.title}{minutes}")
 
 
 @app.command()

@@ -9,11 +9,13 @@ A manifest names the lab, orders it in the pipeline and lists its milestones::
     run = "labs.feature_store.run:run"        # optional: `labkit run`
     bench = "labs.feature_store.bench:bench"  # optional: `labkit bench`
     demo = { preset = "small" }               # optional: keywords `run` gets in `labkit demo`
+    area = "systems"                          # systems, nn, ml, stats or dsa (drills' --area)
 
     [[milestones]]
     id = "m1"
     title = "Offline store"
     tests = ["tests/feature_store/test_m1_offline_store.py"]
+    minutes = 30                              # estimated time; shown by `labkit list`
     hints = ["First hint.", "A more direct hint.", "Nearly the answer."]
 
 Test paths are relative to the kit's root (the repository).
@@ -39,6 +41,8 @@ from common.kit.errors import KitError
 from common.kit.regions import Region, name_regions, parse_regions
 from common.paths import REPO_ROOT, workspace_dir
 
+AREAS = ("systems", "nn", "ml", "stats", "dsa")
+
 
 class ManifestError(KitError, ValueError):
     """A lab.toml is missing a field or names something that does not exist."""
@@ -50,6 +54,7 @@ class Milestone:
     title: str
     tests: tuple[str, ...]
     hints: tuple[str, ...]
+    minutes: int | None = None  # the time a prepared candidate takes, estimated
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,8 @@ class Lab:
     run: str | None = None
     bench: str | None = None
     timeout: int = 60  # per-test seconds while checking candidate code
+    # the interview area its drills practise: systems, nn, ml, stats or dsa
+    area: str = "systems"
     # keywords `labkit demo` passes to `run` (e.g. a smaller preset)
     demo: dict[str, Any] = field(default_factory=dict, hash=False)
 
@@ -136,6 +143,7 @@ def _load_lab(path: Path, package: str) -> Lab:
                 title=m["title"],
                 tests=tuple(m["tests"]),
                 hints=tuple(m.get("hints", ())),
+                minutes=int(m["minutes"]) if "minutes" in m else None,
             )
             for m in data["milestones"]
         )
@@ -150,6 +158,7 @@ def _load_lab(path: Path, package: str) -> Lab:
             run=data.get("run"),
             bench=data.get("bench"),
             timeout=int(data.get("timeout", 60)),
+            area=str(data.get("area", "systems")),
             demo=dict(data.get("demo", {})),
         )
     except KeyError as exc:
@@ -157,6 +166,10 @@ def _load_lab(path: Path, package: str) -> Lab:
     if lab.id != path.parent.name:
         raise ManifestError(
             f"{path}: id {lab.id!r} must equal the folder name {path.parent.name!r}."
+        )
+    if lab.area not in AREAS:
+        raise ManifestError(
+            f"{path}: area {lab.area!r} must be one of {', '.join(AREAS)}."
         )
     expected = [f"m{i}" for i in range(1, len(milestones) + 1)]
     if [m.id for m in milestones] != expected:
