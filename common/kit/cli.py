@@ -133,12 +133,23 @@ def check(
     milestone: Annotated[
         str | None, typer.Option(help="Check only this milestone, e.g. m2.")
     ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also print pytest's full output.")
+    ] = False,
     workspace_path: WorkspaceOpt = None,
 ) -> None:
     """Run the milestone tests against your code; exit 1 while any fails."""
     kit = _kit(workspace_path)
-    report = check_mod.check(kit, kit.lab(lab_id), milestone)
-    check_mod.render(report, console)
+    lab = kit.lab(lab_id)
+    with console.status(f"checking {lab.id}…") as shown:
+        report = check_mod.check(
+            kit,
+            lab,
+            milestone,
+            verbose=verbose,
+            on_progress=check_mod.progress_line(kit, lab, shown.update),
+        )
+    check_mod.render(report, console, verbose=verbose)
     if not report.passed:
         raise typer.Exit(code=1)
 

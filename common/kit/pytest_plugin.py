@@ -20,7 +20,8 @@ import pytest
 from common.kit.overlay import ENV_VAR as OVERLAY_VAR
 
 REPORT_VAR = "LABKIT_REPORT_FILE"
-_MESSAGE_LIMIT = 400
+_MESSAGE_LIMIT = 300  # characters of one shown line
+_DETAIL_LINES = 12  # lines of an assertion's explanation (values, shapes)
 
 
 def _overlay_dirs() -> list[Path]:
@@ -48,24 +49,37 @@ def _condense(
         elif path == test_file.resolve():
             test_location = (str(path), entry.lineno + 1)
     where = location or test_location
-    message = excinfo.exconly().strip()
-    if _is_timeout(message):
-        message = (
+    text = excinfo.exconly().strip()
+    # Hypothesis attaches its falsifying example as an exception note, which
+    # exconly() appends: show it apart, whole, so it can be pasted and rerun.
+    notes = [str(n) for n in getattr(excinfo.value, "__notes__", None) or []]
+    for note in notes:
+        text = text.replace(note, "")
+    lines = [line.rstrip() for line in text.splitlines() if line.strip()]
+    timeout = _is_timeout(excinfo.exconly())
+    if timeout:
+        lines = [
             "stopped by the per-test timeout: the code did not finish in time; it may "
             "be stuck in a loop or waiting for something that never happens"
+        ]
+    details = [_cut(line) for line in lines[1 : 1 + _DETAIL_LINES]]
+    if len(lines) > 1 + _DETAIL_LINES:
+        details.append(
+            f"… {len(lines) - 1 - _DETAIL_LINES} more lines (`labkit check -v` shows all)"
         )
-    lines = message.splitlines()
-    # Keep pytest's "assert a == b" line and the explanation after it, briefly.
-    short = " ".join(line.strip() for line in lines[:3])
-    if len(short) > _MESSAGE_LIMIT:
-        short = short[: _MESSAGE_LIMIT - 1] + "…"
     return {
         "file": where[0] if where else None,
         "line": where[1] if where else None,
-        "message": short,
+        "message": _cut(lines[0] if lines else excinfo.typename),
+        "details": details,
+        "example": [line.rstrip() for note in notes for line in note.splitlines()],
         "exception": excinfo.typename,
-        "timeout": _is_timeout(excinfo.exconly()),
+        "timeout": timeout,
     }
+
+
+def _cut(line: str) -> str:
+    return line if len(line) <= _MESSAGE_LIMIT else line[: _MESSAGE_LIMIT - 1] + "…"
 
 
 class Recorder:
@@ -112,6 +126,9 @@ class Recorder:
         if record is not None:
             record["given"] = nodeid in self.given
             self._write(record)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self._write({"collected": len(session.items)})
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:

@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,8 @@ from typing import Any
 from common.kit.overlay import overlay_env
 from common.kit.pytest_plugin import REPORT_VAR
 from common.kit.warm_pytest import WarmPytest
+
+_PROGRESS_EVERY_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ def run_pytest(
     extra_args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     warm: WarmPytest | None = None,
+    on_progress: Callable[[list[TestOutcome], int | None], None] | None = None,
 ) -> RunResult:
     """Run pytest on ``files`` with the overlay and return every test's outcome.
 
@@ -70,6 +73,8 @@ def run_pytest(
         env: extra environment variables.
         warm: run as a fork of this warm server instead of a new interpreter
             (``common.kit.warm_pytest``; same isolation, seconds faster).
+        on_progress: called about twice a second while the tests run, with the
+            outcomes so far and the number of tests collected.
     """
     with tempfile.TemporaryDirectory(prefix="labkit-") as tmp:
         report = Path(tmp) / "report.jsonl"
@@ -92,32 +97,54 @@ def run_pytest(
             *extra_args,
             *(str(f) for f in files),
         ]
+        log = Path(tmp) / "output.log"
         if warm is not None:
-            log = Path(tmp) / "output.log"
             returncode = warm.run(args, run_env, root, log)
-            output = log.read_text(errors="replace") if log.exists() else ""
         else:
-            proc = subprocess.run(
-                [sys.executable, "-m", "pytest", *args],
-                cwd=root,
-                env=run_env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            returncode, output = proc.returncode, proc.stdout + proc.stderr
-        outcomes = []
-        if report.exists():
-            for line in report.read_text().splitlines():
-                data = json.loads(line)
-                outcomes.append(
-                    TestOutcome(
-                        nodeid=data["nodeid"],
-                        file=data.get("file"),
-                        outcome=data["outcome"],
-                        given=data.get("given", False),
-                        failure=data.get("failure"),
-                        reason=data.get("reason", ""),
-                    )
+            with log.open("wb") as out:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "pytest", *args],
+                    cwd=root,
+                    env=run_env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
                 )
+                while True:
+                    try:
+                        returncode = proc.wait(timeout=_PROGRESS_EVERY_S)
+                        break
+                    except subprocess.TimeoutExpired:
+                        if on_progress is not None:
+                            on_progress(*_read_report(report))
+        output = log.read_text(errors="replace") if log.exists() else ""
+        outcomes, _ = _read_report(report)
         return RunResult(outcomes, returncode, output)
+
+
+def _read_report(report: Path) -> tuple[list[TestOutcome], int | None]:
+    """The outcomes written so far, and how many tests were collected (if known)."""
+    outcomes: list[TestOutcome] = []
+    collected = None
+    try:
+        lines = report.read_text().splitlines()
+    except OSError:
+        return outcomes, collected
+    for line in lines:
+        try:
+            data = json.loads(line)
+        except ValueError:  # a line still being written
+            continue
+        if "collected" in data:
+            collected = int(data["collected"])
+            continue
+        outcomes.append(
+            TestOutcome(
+                nodeid=data["nodeid"],
+                file=data.get("file"),
+                outcome=data["outcome"],
+                given=data.get("given", False),
+                failure=data.get("failure"),
+                reason=data.get("reason", ""),
+            )
+        )
+    return outcomes, collected

@@ -81,3 +81,67 @@ def test_a_syntax_error_points_at_the_candidate_line(kit):
     failure = report.results[0].first_failure.failure
     assert failure["file"] == str(folder / "arith.py") and failure["line"] == 1
     assert "SyntaxError" in failure["message"] or "expected ':'" in failure["message"]
+
+
+def _write(folder, old, new):
+    path = folder / "arith.py"
+    path.write_text(path.read_text().replace(old, new))
+
+
+def test_a_failed_property_shows_its_falsifying_example_whole(kit):
+    lab = kit.lab("toy")
+    folder, _ = workspace.start(kit, lab)
+    # Floor division is right for [1, 2, 3] but not for a fractional mean.
+    _write(
+        folder,
+        "raise NotImplementedError('toy m2: divide the total by the count')",
+        "return total(values) // len(values)",
+    )
+    report = check.check(kit, lab, "m2")
+    failure = report.results[0].first_failure.failure
+    example = "\n".join(failure["example"])
+    assert "test_mean_matches_the_definition(" in example and "values=[" in example
+    text = render(report)
+    assert "The failing example" in text and "values=[" in text
+
+
+def test_an_array_mismatch_shows_the_values_and_shapes(kit):
+    lab = kit.lab("toy")
+    folder, _ = workspace.start(kit, lab)
+    # Off by one: stops before 1.
+    _write(
+        folder,
+        "raise NotImplementedError('toy m3: Count down')",
+        "out.extend(range(n, 1, -1))",
+    )
+    report = check.check(kit, lab, "m3")
+    by_test = {o.nodeid.split("::")[-1]: o.failure for o in report.results[0].outcomes}
+    listed = "\n".join(by_test["test_countdown"]["details"])
+    assert "Right contains one more item: 1" in listed and "Use -v" not in listed
+    details = "\n".join(by_test["test_countdown_of_ten_as_an_array"]["details"])
+    assert "shapes (9,), (10,) mismatch" in details
+    assert "DESIRED: array([10,  9,  8" in details  # the values, not only a summary
+
+
+def test_checking_one_milestone_says_what_passed_and_what_was_not_checked(kit):
+    lab = kit.lab("toy")
+    folder, _ = workspace.start(kit, lab)
+    _write(
+        folder, "raise NotImplementedError('toy m1: Add two numbers')", "return a + b"
+    )
+    seen = []
+    report = check.check(kit, lab, "m1", on_progress=lambda done, n: seen.append(n))
+    text = render(report)
+    assert "All milestones pass" not in text
+    assert "m1 passes" in text and "Not checked this time: m2, m3" in text
+
+
+def test_verbose_shows_pytests_own_report(kit):
+    lab = kit.lab("toy")
+    workspace.start(kit, lab)
+    report = check.check(kit, lab, "m1", verbose=True)
+    buffer = io.StringIO()
+    check.render(report, Console(file=buffer, width=200), verbose=True)
+    text = buffer.getvalue()
+    assert "pytest's full output" in text
+    assert "check_m1_add.py::test_add_small FAILED" in text

@@ -71,17 +71,18 @@ def test_a_starter_that_does_not_import_fails_verify(kit):
 
 
 def test_a_wrong_answer_the_tests_miss_fails_verify(kit):
-    # Floor division gives the right mean for [1, 2, 3]: the only test misses it.
+    # Rounding to six places stays within pytest.approx: both tests miss it.
     with (kit.root / "tests" / "toy" / "wrong" / "m2.toml").open("a") as f:
         f.write(
-            '\n[[wrong]]\nid = "floor-division"\n'
-            'mistake = "Floor division truncates a fractional mean."\n'
-            "region = \"arith:mean\"\nbody = '''\nreturn total(values) // len(values)\n'''\n"
+            '\n[[wrong]]\nid = "rounds-the-mean"\n'
+            'mistake = "Rounds the mean to six places, losing precision."\n'
+            'region = "arith:mean"\n'
+            'body = """\nreturn round(total(values) / len(values), 6)\n"""\n'
         )
     ok, out = _verify(kit, "toy", skip_reference=True)
     assert not ok
     assert "1/2 caught" in out
-    assert "floor-division passes every test it was run against" in out
+    assert "rounds-the-mean passes every test it was run against" in out
 
 
 @pytest.mark.parametrize(
