@@ -25,13 +25,13 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from labs.feature_store.keys import USER_CATEGORY, source_columns
 from labs.feature_store.schema import IMPRESSION_SCHEMA, duration_us
 
 AggFunction = Literal["count", "sum", "mean"]
-FUNCTIONS: tuple[str, ...] = ("count", "sum", "mean")
+FUNCTIONS: tuple[str, ...] = get_args(AggFunction)
 SOURCES = {"impressions": IMPRESSION_SCHEMA}  # the tables a view may read
 
 
