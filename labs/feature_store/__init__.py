@@ -8,62 +8,61 @@ materialisation and online reads over SQLite, Redis or memory.
 
 The brief is ``README.md`` next to this file. Timestamps must be
 timezone-aware everywhere; naive ones raise ``ValueError`` (see ``schema.py``).
+
+The names below are imported on first use, not here: a process that reads
+one online backend, or only the view definitions, should not import the
+Redis client, DuckDB and every other backend at start-up.
 """
 
-from labs.feature_store.build import build_store, store_dir
-from labs.feature_store.keys import USER_CATEGORY, ItemCategories, with_keys
-from labs.feature_store.materialize import latest_per_entity
-from labs.feature_store.offline import (
-    QUARANTINE_REASONS,
-    IngestReport,
-    OfflineStore,
-    quarantine_reasons,
-)
-from labs.feature_store.online_memory import MemoryOnlineStore
-from labs.feature_store.online_redis import RedisOnlineStore
-from labs.feature_store.online_request import OnlineFeatures
-from labs.feature_store.online_sqlite import SqliteOnlineStore
-from labs.feature_store.online_store import (
-    OnlineBatch,
-    OnlineRead,
-    OnlineStore,
-    OnlineStoreUnavailable,
-    open_online_store,
-)
-from labs.feature_store.pit_join import JoinSpec, point_in_time_join
-from labs.feature_store.schema import IMPRESSION_SCHEMA
-from labs.feature_store.store import FeatureStore, MaterializeReport
-from labs.feature_store.views import Aggregation, FeatureView, default_views
-from labs.feature_store.windows import compute_view, windowed_sum
+from __future__ import annotations
 
-__all__ = [
-    "IMPRESSION_SCHEMA",
-    "QUARANTINE_REASONS",
-    "USER_CATEGORY",
-    "Aggregation",
-    "FeatureStore",
-    "FeatureView",
-    "IngestReport",
-    "ItemCategories",
-    "JoinSpec",
-    "MaterializeReport",
-    "MemoryOnlineStore",
-    "OfflineStore",
-    "OnlineBatch",
-    "OnlineFeatures",
-    "OnlineRead",
-    "OnlineStore",
-    "OnlineStoreUnavailable",
-    "RedisOnlineStore",
-    "SqliteOnlineStore",
-    "build_store",
-    "compute_view",
-    "default_views",
-    "latest_per_entity",
-    "open_online_store",
-    "point_in_time_join",
-    "quarantine_reasons",
-    "store_dir",
-    "windowed_sum",
-    "with_keys",
-]
+from common.lazy import lazy_exports
+
+_EXPORTS = {
+    "build": (
+        "build_store",
+        "store_dir",
+    ),
+    "keys": (
+        "USER_CATEGORY",
+        "ItemCategories",
+        "with_keys",
+    ),
+    "materialize": (
+        "MaterializeReport",
+        "latest_per_entity",
+    ),
+    "offline": (
+        "QUARANTINE_REASONS",
+        "IngestReport",
+        "OfflineStore",
+        "quarantine_reasons",
+    ),
+    "online_memory": ("MemoryOnlineStore",),
+    "online_redis": ("RedisOnlineStore",),
+    "online_request": ("OnlineFeatures",),
+    "online_sqlite": ("SqliteOnlineStore",),
+    "online_store": (
+        "OnlineBatch",
+        "OnlineRead",
+        "OnlineStore",
+        "OnlineStoreUnavailable",
+        "open_online_store",
+    ),
+    "pit_join": (
+        "JoinSpec",
+        "point_in_time_join",
+    ),
+    "schema": ("IMPRESSION_SCHEMA",),
+    "store": ("FeatureStore",),
+    "views": (
+        "Aggregation",
+        "FeatureView",
+        "default_views",
+    ),
+    "windows": (
+        "compute_view",
+        "windowed_sum",
+    ),
+}
+__getattr__, __all__ = lazy_exports(__name__, globals(), _EXPORTS)

@@ -77,7 +77,8 @@ def bench(results: Results, *, preset: str = "small") -> None:
     _compare(results)
     results.table(
         online_rows,
-        title="Online reads: get_online_features (6 features) and read_batch alone, ms",
+        title="Online reads: get_online_features (the user_activity features) and "
+        "read_batch alone, ms",
     )
     results.table(
         materialize_rows,
@@ -124,36 +125,17 @@ def _online(results: Results, stores: dict[str, FeatureStore]) -> list[dict[str,
     store = stores["sqlite"]
     features = store.feature_names("user_activity")
     reads = store.offline.query("SELECT user_id FROM impressions")["user_id"].to_numpy()
-    figures, backend_figures, rows = {}, {}, []
-    for kind in ("sqlite", "redis", "memory"):
-        measured = measure.read_latency(
+    measured = {
+        kind: measure.read_latency(
             stores[kind], features, reads, n=READS, warmup=WARMUP
         )
-        figures[kind] = {
-            size: {"p50": parts["store"]["p50"], "p99": parts["store"]["p99"]}
-            for size, parts in measured.items()
-        }
-        backend_figures[kind] = {
-            size: {"p50": parts["backend"]["p50"], "p99": parts["backend"]["p99"]}
-            for size, parts in measured.items()
-        }
-        for size, parts in measured.items():
-            rows.append(
-                {
-                    "backend": kind,
-                    "batch": size,
-                    "reads": parts["store"]["n"],
-                    "p50 ms": parts["store"]["p50"],
-                    "p95 ms": parts["store"]["p95"],
-                    "p99 ms": parts["store"]["p99"],
-                    "p99 CPU ms": parts["store_cpu"]["p99"],
-                    "read_batch p50 ms": parts["backend"]["p50"],
-                    "read_batch p99 ms": parts["backend"]["p99"],
-                }
-            )
-    results.add("online_read_ms", figures)
-    results.add("online_backend_read_ms", backend_figures)
-    return rows
+        for kind in ("sqlite", "redis", "memory")
+    }
+    results.add("online_read_ms", measure.latency_figures(measured))
+    results.add("online_backend_read_ms", measure.latency_figures(measured, "backend"))
+    return [
+        row for kind, m in measured.items() for row in measure.latency_rows(kind, m)
+    ]
 
 
 def _compare(results: Results) -> None:

@@ -37,6 +37,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from labs.feature_store.atomic_write import write_parquet
+
 USER_CATEGORY = "user_category"
 # A derived key and the caller's columns it is built from.
 DERIVED_KEYS: Mapping[str, tuple[str, str]] = {USER_CATEGORY: ("user_id", "item_id")}
@@ -107,11 +109,8 @@ class ItemCategories:
 
     def save(self, path: Path) -> None:
         """Write the table to ``path`` (Parquet), atomically."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
         table = pa.table({"item_id": self.item_id, "category_id": self.category_id})
-        pq.write_table(table, tmp)
-        tmp.replace(path)
+        write_parquet(table, path)
 
     @classmethod
     def load(cls, path: Path) -> ItemCategories:
@@ -120,6 +119,38 @@ class ItemCategories:
             table["item_id"].to_numpy().astype(np.int64),
             table["category_id"].to_numpy().astype(np.int64),
         )
+
+
+class ItemsFile:
+    """A store's items table on disk, read on first use and kept in memory.
+
+    Args:
+        path: the Parquet file (``<root>/offline/items.parquet``).
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._table: ItemCategories | None = None
+
+    @property
+    def table(self) -> ItemCategories | None:
+        """The stored table, or ``None`` if none was ingested."""
+        if self._table is None and self.path.exists():
+            self._table = ItemCategories.load(self.path)
+        return self._table
+
+    def replace(self, items: pd.DataFrame) -> int:
+        """Store ``items``' categories in place of any earlier table; the items stored."""
+        table = ItemCategories.from_items(items)
+        table.save(self.path)
+        self._table = table
+        return len(table.item_id)
+
+    def derive(self, columns: Mapping[str, Any], keys: set[str]) -> dict[str, Any]:
+        """:func:`derive` for requests: skips the file when no key is derived."""
+        if not keys & DERIVED_KEYS.keys():
+            return {}  # the common request: no file check, no lookups
+        return derive(columns, keys, self.table)
 
 
 def _whole_numbers(values: Any) -> npt.NDArray[np.float64]:

@@ -174,6 +174,43 @@ def read_latency(
     return out
 
 
+def latency_rows(
+    backend: str, measured: dict[int, dict[str, dict[str, float]]]
+) -> list[dict[str, Any]]:
+    """The table rows of one backend's :func:`read_latency`, one per batch size (ms)."""
+    return [
+        {
+            "backend": backend,
+            "batch": size,
+            "reads": parts["store"]["n"],
+            "p50 ms": parts["store"]["p50"],
+            "p95 ms": parts["store"]["p95"],
+            "p99 ms": parts["store"]["p99"],
+            "p99 CPU ms": parts["store_cpu"]["p99"],
+            "read_batch p50 ms": parts["backend"]["p50"],
+            "read_batch p99 ms": parts["backend"]["p99"],
+        }
+        for size, parts in measured.items()
+    ]
+
+
+def latency_figures(
+    measured: dict[str, dict[int, dict[str, dict[str, float]]]], part: str = "store"
+) -> dict[str, dict[int, dict[str, float]]]:
+    """``{backend: {batch_size: {p50, p99}}}`` of one ``part`` of :func:`read_latency`.
+
+    ``part``: ``"store"`` (the whole ``get_online_features``) or ``"backend"``
+    (``read_batch`` alone).
+    """
+    return {
+        backend: {
+            size: {"p50": parts[part]["p50"], "p99": parts[part]["p99"]}
+            for size, parts in by_size.items()
+        }
+        for backend, by_size in measured.items()
+    }
+
+
 def hot_key_shares(keys: np.ndarray, top: float = 0.01) -> dict[str, float]:
     """How concentrated reads are: the share hitting the top ``top`` of keys."""
     counts = np.sort(pd.Series(keys).value_counts().to_numpy())[::-1]

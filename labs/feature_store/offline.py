@@ -26,9 +26,8 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
+from labs.feature_store.atomic_write import write_parquet
 from labs.feature_store.schema import IMPRESSION_SCHEMA, TIMESTAMP_COLUMNS, to_utc
 
 # The rules a row can break, in the order they are checked; a row is
@@ -169,14 +168,6 @@ def split_partitions(clean: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     # END SOLUTION
 
 
-def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
-    """Write Parquet to a temporary name, then rename: no half-written files."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp)
-    tmp.replace(path)
-
-
 def _typed(clean: pd.DataFrame) -> pd.DataFrame:
     """Nullable integer columns back to plain numpy dtypes (no nulls remain)."""
     out = clean.copy()
@@ -223,14 +214,14 @@ class OfflineStore:
             )
         tag = uuid.uuid4().hex[:12]
         for date, rows in parts:
-            _write_atomic(
+            write_parquet(
                 rows,
                 self.impressions_dir / f"event_date={date}" / f"part-{tag}.parquet",
             )
         if bad.any():
             rejected = raw.iloc[np.flatnonzero(bad)].reset_index(drop=True).copy()
             rejected["reason"] = reasons[bad]
-            _write_atomic(rejected, self.quarantine_dir / f"part-{tag}.parquet")
+            write_parquet(rejected, self.quarantine_dir / f"part-{tag}.parquet")
         counts = pd.Series(reasons[bad]).value_counts()
         return IngestReport(
             input_rows=len(batch),
@@ -271,6 +262,21 @@ class OfflineStore:
         return self.con.execute(
             f"WITH impressions AS (SELECT * FROM {self.impressions_sql()}) {sql}"
         ).df()
+
+    def event_range(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """The first and the last stored ``event_timestamp`` (UTC)."""
+        row = self.query(
+            "SELECT min(event_timestamp) AS first, max(event_timestamp) AS last "
+            "FROM impressions"
+        ).iloc[0]
+        if pd.isna(row["first"]):
+            raise ValueError(
+                f"the offline store at {self.root} is empty; ingest first."
+            )
+        return (
+            pd.Timestamp(row["first"]).tz_convert("UTC"),
+            pd.Timestamp(row["last"]).tz_convert("UTC"),
+        )
 
     def impression_ids(self) -> np.ndarray:
         if not self.files():

@@ -28,15 +28,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
 
-from labs.feature_store.schema import epoch_us
-
 OnlineKind = Literal["sqlite", "redis", "memory"]
-KINDS: tuple[str, ...] = ("sqlite", "redis", "memory")
+KINDS: tuple[str, ...] = get_args(OnlineKind)
 
 
 class OnlineStoreUnavailable(ConnectionError):
@@ -80,24 +78,6 @@ class OnlineBatch:
 
     def __len__(self) -> int:
         return len(self.keys)
-
-    @classmethod
-    def from_frame(
-        cls,
-        frame: pd.DataFrame,
-        key: str,
-        features: Sequence[str],
-        event_timestamp: str = "event_timestamp",
-        created_timestamp: str = "created_timestamp",
-    ) -> OnlineBatch:
-        """Build a batch from a DataFrame (timezone-aware timestamp columns)."""
-        return cls(
-            keys=frame[key].astype(str).tolist(),
-            event_us=epoch_us(frame[event_timestamp], event_timestamp),
-            created_us=epoch_us(frame[created_timestamp], created_timestamp),
-            values=frame[list(features)].to_numpy(dtype=np.float64, na_value=np.nan),
-            features=tuple(features),
-        )
 
     def to_frame(self, key: str = "entity_key") -> pd.DataFrame:
         frame = pd.DataFrame(self.values, columns=list(self.features))

@@ -22,16 +22,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from labs.feature_store.keys import USER_CATEGORY, source_columns
 from labs.feature_store.schema import IMPRESSION_SCHEMA, duration_us
 
 AggFunction = Literal["count", "sum", "mean"]
-FUNCTIONS: tuple[str, ...] = ("count", "sum", "mean")
+FUNCTIONS: tuple[str, ...] = get_args(AggFunction)
 SOURCES = {"impressions": IMPRESSION_SCHEMA}  # the tables a view may read
 
 
@@ -187,6 +187,26 @@ def parse_refs(
             raise ValueError(f"feature {ref!r} is requested twice.")
         grouped[view_name].append(name)
     return grouped
+
+
+def declared_defaults(
+    features: Sequence[str], views: dict[str, FeatureView]
+) -> dict[str, float]:
+    """The declared defaults of ``features`` (those that declare one), by reference."""
+    out = {}
+    for view_name, names in parse_refs(features, views).items():
+        view = views[view_name]
+        for agg in view.aggregations:
+            if agg.name in names and agg.default is not None:
+                out[view.ref(agg.name)] = agg.default
+    return out
+
+
+def check_defaults(defaults: Mapping[str, float], features: Sequence[str]) -> None:
+    """Reject defaults for features that were not requested (a likely typo)."""
+    unknown = [k for k in defaults if k not in features]
+    if unknown:
+        raise ValueError(f"defaults name features not requested: {unknown}.")
 
 
 def _h(hours: float) -> dt.timedelta:
