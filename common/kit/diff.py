@@ -1,7 +1,13 @@
-"""``labkit diff``: the candidate's functions beside the reference's.
+"""``labkit diff``: each of the candidate's functions beside the reference's.
 
-Regions are compared function by function (found with ``ast`` by qualified
-name), so it works however much the candidate rewrote inside a function.
+Functions holding a region are compared whole, found with ``ast`` by
+qualified name, so it works however much the candidate rewrote inside a
+function. Each pair is classed so that the eye goes to real differences:
+
+- ``identical``: the same text;
+- ``formatting``: the same syntax tree (spacing, line breaks, comments);
+- ``different``: anything else, shown in full beside the reference, with a
+  unified diff under it.
 """
 
 from __future__ import annotations
@@ -21,15 +27,30 @@ class FunctionDiff:
     milestone: str
     file: Path  # relative to the lab folder
     function: str
-    diff: str  # unified diff, empty when identical
+    mine: str  # the candidate's function, or a note that it is missing
+    reference: str
+    kind: str  # identical | formatting | different
+
+    @property
+    def diff(self) -> str:
+        """A unified diff, yours then the reference; empty when identical."""
+        if self.kind == "identical":
+            return ""
+        return "".join(
+            difflib.unified_diff(
+                self.mine.splitlines(keepends=True),
+                self.reference.splitlines(keepends=True),
+                fromfile=f"yours/{self.file}:{self.function}",
+                tofile=f"reference/{self.file}:{self.function}",
+            )
+        )
 
 
 def _function_source(source: str, qualname: str) -> str | None:
     tree = ast.parse(source)
-    parts = qualname.split(".")
     nodes: list[ast.stmt] = tree.body
     found: ast.AST | None = None
-    for part in parts:
+    for part in qualname.split("."):
         found = next(
             (
                 n
@@ -42,15 +63,27 @@ def _function_source(source: str, qualname: str) -> str | None:
         if found is None:
             return None
         nodes = found.body
-    return (
-        ast.get_source_segment(source, found, padded=True)
-        if found is not None
-        else None
-    )
+    if found is None:
+        return None
+    text = ast.get_source_segment(source, found, padded=True) or ""
+    return text if text.endswith("\n") else text + "\n"  # never glue two last lines
+
+
+def _same_tree(a: str, b: str) -> bool:
+    try:
+        return ast.dump(ast.parse(a.strip())) == ast.dump(ast.parse(b.strip()))
+    except SyntaxError:
+        return False
+
+
+def classify(mine: str, reference: str) -> str:
+    if mine == reference:
+        return "identical"
+    return "formatting" if _same_tree(mine, reference) else "different"
 
 
 def diff_lab(kit: Kit, lab: Lab, milestones: Collection[str]) -> list[FunctionDiff]:
-    """Diff every function that holds a region of ``milestones``."""
+    """Compare every function that holds a region of ``milestones``."""
     workspace = kit.workspace_lab(lab)
     diffs: list[FunctionDiff] = []
     seen: set[tuple[Path, str]] = set()
@@ -76,13 +109,14 @@ def diff_lab(kit: Kit, lab: Lab, milestones: Collection[str]) -> list[FunctionDi
             mine = None
         if mine is None:
             mine = f"# {region.function} not found in {mine_path}\n"
-        text = "".join(
-            difflib.unified_diff(
-                mine.splitlines(keepends=True),
-                reference.splitlines(keepends=True),
-                fromfile=f"yours/{rel}:{region.function}",
-                tofile=f"reference/{rel}:{region.function}",
+        diffs.append(
+            FunctionDiff(
+                region.milestone,
+                rel,
+                region.function,
+                mine,
+                reference,
+                classify(mine, reference),
             )
         )
-        diffs.append(FunctionDiff(region.milestone, rel, region.function, text))
     return diffs

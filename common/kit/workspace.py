@@ -69,6 +69,49 @@ def backup_lab(kit: Kit, lab: Lab) -> Path:
     return target
 
 
+def backups(kit: Kit, lab: Lab) -> list[Path]:
+    """The lab's backups, oldest first (their names sort by time)."""
+    folder = kit.workspace / ".backups"
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p for p in folder.iterdir() if p.is_dir() and p.name.startswith(f"{lab.id}-")
+    )
+
+
+def restore(kit: Kit, lab: Lab, backup: str | None = None) -> tuple[Path, Path | None]:
+    """Put a backup back in the workspace; the current copy is backed up first.
+
+    Args:
+        backup: the backup's folder name (or path); the newest when ``None``.
+
+    Returns:
+        The restored backup's former path, and where the replaced copy went.
+
+    Raises:
+        WorkspaceError: there is no backup, or none by that name.
+    """
+    found = backups(kit, lab)
+    if not found:
+        raise WorkspaceError(
+            f"there is no backup of {lab.id} in {kit.workspace / '.backups'}; "
+            "`labkit reset` and `start --force` make one."
+        )
+    chosen: Path | None = found[-1]
+    if backup is not None:
+        chosen = next((p for p in found if p.name == Path(backup).name), None)
+        if chosen is None:
+            names = ", ".join(p.name for p in found)
+            raise WorkspaceError(
+                f"no backup {backup!r} of {lab.id}; there are: {names}."
+            )
+    assert chosen is not None
+    dest = kit.workspace_lab(lab)
+    replaced = backup_lab(kit, lab) if dest.exists() else None
+    shutil.move(str(chosen), str(dest))  # a rename: the backup is never half moved
+    return chosen, replaced
+
+
 def require_started(kit: Kit, lab: Lab) -> Path:
     folder = kit.workspace_lab(lab)
     if not (folder / "__init__.py").exists():

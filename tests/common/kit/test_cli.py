@@ -3,13 +3,13 @@
 import pytest
 from typer.testing import CliRunner
 
-from common.kit import cli
+from common.kit import cli, cli_shell
 
 
 @pytest.fixture
 def labkit(kit, monkeypatch):
-    monkeypatch.setattr(cli, "_kit", lambda workspace_path: kit)
-    monkeypatch.setattr(cli, "Kit", lambda: kit)
+    monkeypatch.setattr(cli_shell, "load_kit", lambda workspace_path: kit)
+    monkeypatch.setattr(cli_shell, "repo_kit", lambda: kit)
     runner = CliRunner()
 
     def invoke(*args: str):
@@ -141,3 +141,70 @@ def test_demo_runs_each_lab_with_its_demo_keywords(labkit, kit, monkeypatch, tmp
     assert page["figures"] == {"preset": "tiny", "rounds": 2}
     report = (tmp_path / "results" / "REPORT.md").read_text()
     assert "Toy arithmetic" in report and "ShopStream" in report
+
+
+def _solve_m1(kit, body="return a + b"):
+    arith = kit.workspace / "toy" / "arith.py"
+    arith.write_text(
+        arith.read_text().replace(
+            "raise NotImplementedError('toy m1: Add two numbers')", body
+        )
+    )
+
+
+def test_reset_prints_how_to_undo_it_and_restore_brings_the_work_back(labkit, kit):
+    labkit("start", "toy")
+    (kit.workspace / "toy" / "arith.py").write_text("# mine\n")
+    reset = labkit("reset", "toy")
+    assert "Undo with: labkit restore toy toy-" in reset.output
+    restored = labkit("restore", "toy")
+    assert restored.exit_code == 0, restored.output
+    assert (kit.workspace / "toy" / "arith.py").read_text() == "# mine\n"
+    # The fresh starter it replaced was backed up, not lost.
+    assert "Backed up the copy it replaced" in restored.output
+    missing = labkit("restore", "toy", "toy-19990101")
+    assert (
+        missing.exit_code == 2 and "no backup 'toy-19990101' of toy" in missing.output
+    )
+
+
+def test_restore_without_a_backup_says_how_backups_are_made(labkit):
+    result = labkit("restore", "toy")
+    assert result.exit_code == 2 and "`labkit reset`" in result.output
+
+
+def test_status_names_the_workspace_it_looked_in(labkit, kit):
+    result = labkit("status")
+    assert f"Workspace: {kit.workspace}" in " ".join(result.output.split())
+
+
+def test_diff_shows_whole_regions_and_names_formatting_only_changes(labkit, kit):
+    labkit("start", "toy")
+    _solve_m1(kit, "return (a +\n            b)  # same tree")
+    labkit("check", "toy", "--milestone", "m1")
+    shown = labkit("diff", "toy")
+    assert "the same code as the reference, formatted differently" in shown.output
+
+
+def test_mistakes_open_only_after_the_milestone_passes(labkit, kit):
+    labkit("start", "toy")
+    locked = labkit("hint", "toy", "m1", "--mistakes")
+    assert locked.exit_code == 2 and "open once you pass it" in locked.output
+    _solve_m1(kit)
+    labkit("check", "toy", "--milestone", "m1")
+    shown = labkit("hint", "toy", "m1", "--mistakes")
+    assert shown.exit_code == 0, shown.output
+    assert (
+        "Subtracts instead of adding" in shown.output and "return a - b" in shown.output
+    )
+
+
+def test_a_pseudo_code_hint_is_shown_as_a_sketch(labkit, kit, monkeypatch):
+    manifest = kit.root / "fixturelabs" / "toy" / "lab.toml"
+    manifest.write_text(
+        manifest.read_text().replace('"Sum, then divide."', '"`~mean = Σx / n`"')
+    )
+    fresh = type(kit)(root=kit.root, package=kit.package, workspace=kit.workspace)
+    monkeypatch.setattr(cli_shell, "load_kit", lambda workspace_path: fresh)
+    shown = labkit("hint", "toy", "m2")
+    assert "`mean = Σx / n` (sketch)" in shown.output and "~" not in shown.output
