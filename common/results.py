@@ -20,7 +20,12 @@ from typing import Any
 from common import machine
 from common.paths import results_dir
 
-PAGE_NAMES = {"run": ("results.json", "README.md"), "bench": ("bench.json", "bench.md")}
+PAGE_NAMES = {
+    "run": ("results.json", "README.md"),
+    "bench": ("bench.json", "bench.md"),
+    # `labkit bench --mine`: the candidate's copy beside the reference, one run
+    "compare": ("bench-vs-reference.json", "bench-vs-reference.md"),
+}
 
 
 def fmt(value: Any) -> str:
@@ -65,6 +70,24 @@ class Results:
         self.dir = (root or results_dir()) / lab
         self.figures: dict[str, Any] = {}
         self._blocks: list[str] = []
+        # Milestones the measured code does not implement yet (a candidate's
+        # copy, `--mine`); empty for the reference. See `needs`.
+        self.missing: frozenset[str] = frozenset()
+        self.skipped: list[str] = []
+
+    def needs(self, *milestones: str, what: str) -> bool:
+        """Whether the code measured implements ``milestones``; if not, note a skip.
+
+        ``if results.needs("m5", what="the stage histograms"): ...`` lets a
+        lab's run measure what a candidate has done so far, with later
+        features off, and say on the page what it skipped and why.
+        """
+        lacking = sorted(set(milestones) & self.missing)
+        if lacking:
+            self.skipped.append(
+                f"{what}: needs {', '.join(lacking)}, still a stub in the code measured"
+            )
+        return not lacking
 
     def add(self, name: str, value: Any) -> Any:
         """Record a named figure (JSON-able) and return it."""
@@ -113,18 +136,27 @@ class Results:
             "lab": self.lab,
             "kind": self.kind,
             "figures": self.figures,
+            "skipped": self.skipped,
             "machine": description,
         }
         (self.dir / json_name).write_text(
             json.dumps(payload, indent=2, default=str) + "\n"
         )
-        heading = self.title if self.kind == "run" else f"{self.title}: benchmark"
+        heading = {
+            "run": self.title,
+            "bench": f"{self.title}: benchmark",
+            "compare": f"{self.title}: your benchmark beside the reference's",
+        }[self.kind]
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         page = [
             f"# {heading}",
             f"_Measured {stamp} on {machine.one_line(description)}._",
             *self._blocks,
         ]
+        if self.skipped:
+            page.append(
+                "### Skipped\n\n" + "\n".join(f"- {line}" for line in self.skipped)
+            )
         path = self.dir / page_name
         path.write_text("\n\n".join(page) + "\n")
         return path

@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from common.kit import cli_shell as shell
-from common.kit import steps
+from common.kit import steps, workspace
 from common.kit.cli_shell import LabArg, PresetOpt, WorkspaceOpt, app, console, err
 from common.kit.errors import KitError
-from common.kit.manifest import Kit
+from common.kit.manifest import Kit, Lab
 from common.kit.verify import verify as verify_labs
+from common.results import fmt
 
 
 @app.command()
@@ -55,11 +57,20 @@ def verify(
         raise typer.Exit(code=1)
 
 
-def _prepare(kit: Kit, lab_id: str, mine: bool) -> Any:
+def _prepare(kit: Kit, lab_id: str, mine: bool) -> tuple[Lab, list[str]]:
+    """The lab, and (with ``mine``) the overlay set and the milestones still stubbed."""
     lab = kit.lab(lab_id)
-    if mine:
-        steps.use_workspace(kit, [lab])
-    return lab
+    if not mine:
+        return lab, []
+    steps.use_workspace(kit, [lab])
+    missing = steps.unimplemented(kit, lab)
+    if missing:
+        err.print(
+            f"[yellow]Your copy still stubs {', '.join(missing)}:[/yellow] what needs "
+            "them is skipped (the page says what), or the step stops and says where.",
+            highlight=False,
+        )
+    return lab, missing
 
 
 @app.command()
@@ -72,8 +83,10 @@ def run(
     workspace_path: WorkspaceOpt = None,
 ) -> None:
     """Run a lab for real and write results/<lab>/."""
-    lab = _prepare(shell.load_kit(workspace_path), lab_id, mine)
-    results = steps.run_step(lab, "run", preset=preset)
+    lab, missing = _prepare(shell.load_kit(workspace_path), lab_id, mine)
+    results = steps.run_step(lab, "run", missing=missing, preset=preset)
+    for line in results.skipped:
+        console.print(f"[yellow]skipped[/yellow] {line}", highlight=False)
     console.print(f"Wrote {results.dir}")
 
 
@@ -82,21 +95,64 @@ def bench(
     lab_id: LabArg,
     preset: PresetOpt = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print only the JSON figures on stdout.")
+        bool,
+        typer.Option(
+            "--json",
+            help="Print only the JSON figures on stdout (with --mine: your copy's alone).",
+        ),
     ] = False,
-    mine: Annotated[bool, typer.Option(help="Benchmark your workspace copy.")] = False,
+    mine: Annotated[
+        bool,
+        typer.Option(
+            help="Benchmark your copy beside the reference, in one run, alternating."
+        ),
+    ] = False,
+    rounds: Annotated[
+        int, typer.Option(help="With --mine: benchmark runs per copy (medians).")
+    ] = 1,
     workspace_path: WorkspaceOpt = None,
 ) -> None:
     """Benchmark a lab; figures are medians and ratios from one run."""
-    lab = _prepare(shell.load_kit(workspace_path), lab_id, mine)
+    kit = shell.load_kit(workspace_path)
+    if mine and not as_json:
+        _compare(kit, kit.lab(lab_id), preset, rounds)
+        return
+    lab, missing = _prepare(kit, lab_id, mine)
     if as_json:
         with steps.stdout_to_stderr():
-            results = steps.run_step(lab, "bench", preset=preset)
+            results = steps.run_step(lab, "bench", missing=missing, preset=preset)
         sys.stdout.write(json.dumps(results.figures, indent=2, default=str) + "\n")
         return
-    results = steps.run_step(lab, "bench", preset=preset)
+    results = steps.run_step(lab, "bench", missing=missing, preset=preset)
     console.print_json(json.dumps(results.figures, default=str))
     console.print(f"Wrote {results.dir}")
+
+
+def _compare(kit: Kit, lab: Lab, preset: str | None, rounds: int) -> None:
+    from common.kit.bench_compare import compare_bench
+
+    workspace.require_started(kit, lab)
+    with console.status("benchmarking…") as shown:
+        results = compare_bench(
+            kit,
+            lab,
+            preset=preset,
+            rounds=rounds,
+            on_side=lambda n, side: shown.update(
+                f"benchmarking {lab.id}: round {n}/{rounds}, {side}"
+            ),
+        )
+    table = Table("figure", "yours", "reference", "yours / reference")
+    for name, row in results.figures.items():
+        ratio = row["ratio"]
+        table.add_row(
+            name,
+            fmt(row["yours"]),
+            fmt(row["reference"]),
+            "—" if ratio is None else f"{ratio:.2f}×",
+        )
+    console.print(table)
+    console.print(f"Wrote {results.dir / 'bench-vs-reference.md'}")
 
 
 @app.command()

@@ -9,13 +9,15 @@ of the reference when the overlay is set (``--mine``).
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from common.kit.errors import KitError
 from common.kit.manifest import Kit, Lab
 from common.kit.overlay import ENV_VAR, encode, install_from_env
 from common.kit.workspace import Progress, WorkspaceError
@@ -48,11 +50,46 @@ def completed_labs(kit: Kit) -> list[Lab]:
     ]
 
 
-def run_step(lab: Lab, kind: str, **options: Any) -> Results:
-    """Import the lab's ``run``/``bench`` function, call it, write its page."""
+def unimplemented(kit: Kit, lab: Lab) -> list[str]:
+    """Milestones whose stub still stands somewhere in the candidate's copy."""
+    folder = kit.workspace_lab(lab)
+    text = "\n".join(
+        path.read_text(errors="replace") for path in sorted(folder.rglob("*.py"))
+    )
+    return [
+        m.id
+        for m in lab.milestones
+        if re.search(rf"raise NotImplementedError\(['\"]{lab.id} {m.id}\b", text)
+    ]
+
+
+def run_step(
+    lab: Lab, kind: str, *, missing: Iterable[str] = (), **options: Any
+) -> Results:
+    """Import the lab's ``run``/``bench`` function, call it, write its page.
+
+    Args:
+        missing: milestones the code run does not implement yet (``--mine``);
+            the lab skips what needs them (``Results.needs``).
+
+    Raises:
+        KitError: the run reached a stub; the message names the milestone.
+    """
     function = lab.entry_point(kind)
     results = Results(lab.id, lab.title, kind=kind)
-    function(results, **{k: v for k, v in options.items() if v is not None})
+    results.missing = frozenset(missing)
+    try:
+        function(results, **{k: v for k, v in options.items() if v is not None})
+    except NotImplementedError as exc:
+        results.skipped.append(f"stopped early: {exc}")
+        page = results.write()
+        stubs = ", ".join(sorted(results.missing)) or "none found"
+        raise KitError(
+            f"`labkit {kind} {lab.id}` reached code your copy does not implement "
+            f"yet ({exc}). Milestones still stubbed in your copy: {stubs}. Finish "
+            f"them (`labkit check {lab.id}`), or measure the reference: "
+            f"`labkit {kind} {lab.id}`. What ran is on {page}."
+        ) from None
     results.write()
     return results
 

@@ -138,7 +138,12 @@ def test_demo_runs_each_lab_with_its_demo_keywords(labkit, kit, monkeypatch, tmp
     assert result.exit_code == 0, result.output
     page = json.loads((tmp_path / "results" / "toy" / "results.json").read_text())
     # --preset reaches every lab; the lab.toml `demo` keywords are kept
-    assert page["figures"] == {"preset": "tiny", "rounds": 2}
+    assert page["figures"] == {
+        "preset": "tiny",
+        "rounds": 2,
+        "countdown": [3, 2, 1],
+        "sum": 3,
+    }
     report = (tmp_path / "results" / "REPORT.md").read_text()
     assert "Toy arithmetic" in report and "ShopStream" in report
 
@@ -208,3 +213,77 @@ def test_a_pseudo_code_hint_is_shown_as_a_sketch(labkit, kit, monkeypatch):
     monkeypatch.setattr(cli_shell, "load_kit", lambda workspace_path: fresh)
     shown = labkit("hint", "toy", "m2")
     assert "`mean = Σx / n` (sketch)" in shown.output and "~" not in shown.output
+
+
+@pytest.fixture
+def fresh_imports(kit, monkeypatch, tmp_path):
+    """`--mine` in this process: no fixture lab imported yet, and no finder left after."""
+    import sys
+
+    for name in [m for m in sys.modules if m.split(".")[0] == "fixturelabs"]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    monkeypatch.syspath_prepend(str(kit.root))
+    monkeypatch.setenv("LABKIT_RESULTS", str(tmp_path / "results"))
+    # Recorded, so that the overlay --mine sets is removed again afterwards.
+    monkeypatch.setenv("LABKIT_OVERLAY", "{}")
+    monkeypatch.delenv("LABKIT_OVERLAY")
+    yield
+    for name in [m for m in sys.modules if m.split(".")[0] == "fixturelabs"]:
+        del sys.modules[name]
+
+
+def test_run_mine_skips_what_needs_a_stubbed_milestone_and_names_the_rest(
+    labkit, kit, fresh_imports, tmp_path
+):
+    import json
+
+    labkit("start", "toy")
+    _solve_m1(kit)
+    # m2 and m3 are still stubs: the countdown (m3) is skipped, the sum (m1) runs.
+    result = labkit("run", "toy", "--mine")
+    assert result.exit_code == 0, result.output
+    assert "skipped the countdown: needs m3" in " ".join(result.output.split())
+    page = json.loads((tmp_path / "results" / "toy" / "results.json").read_text())
+    assert page["figures"]["sum"] == 3 and "countdown" not in page["figures"]
+
+
+def test_run_mine_that_reaches_a_stub_names_the_milestone(labkit, fresh_imports):
+    labkit("start", "toy")
+    result = labkit("run", "toy", "--mine")
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert (
+        "reached code your copy does not implement yet (toy m1: Add two numbers)"
+        in text
+    )
+    assert "still stubbed in your copy: m1, m2, m3" in text
+
+
+def test_bench_comparison_alternates_and_reports_medians_and_ratios(
+    kit, monkeypatch, tmp_path
+):
+    from common.kit import bench_compare
+
+    monkeypatch.setenv("LABKIT_RESULTS", str(tmp_path / "results"))
+    calls = []
+
+    def fake(kit_, lab, *, mine, preset):
+        calls.append("yours" if mine else "reference")
+        n = len(calls)
+        return {
+            "rows_per_s": 100.0 * n if mine else 200.0,
+            "ok": True,
+            "p": {"p99_ms": 2.0},
+        }
+
+    monkeypatch.setattr(bench_compare, "bench_once", fake)
+    results = bench_compare.compare_bench(kit, kit.lab("toy"), rounds=3)
+    assert calls == ["reference", "yours", "yours", "reference", "reference", "yours"]
+    rows = results.figures["rows_per_s"]
+    assert (
+        rows["reference"] == 200.0 and rows["yours"] == 300.0
+    )  # median of 200, 300, 600
+    assert rows["ratio"] == 1.5
+    assert results.figures["p.p99_ms"]["ratio"] == 1.0
+    assert "ok" not in results.figures  # not a number
