@@ -30,9 +30,9 @@ import os
 from typing import Any
 
 from common.results import Results
+from infra.apps import BARE_APP
 from infra.uvicorn_server import start_uvicorn
 from labs.load_testing.campaign import (
-    BARE_APP,
     Plan,
     loadgen_ceiling,
     sweep_variants,

@@ -27,6 +27,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from infra.apps import BARE_APP
+from infra.cpus import client_cpu, pin, server_cpu
 from infra.loadgen import run_load
 from infra.uvicorn_server import UvicornServer, start_uvicorn
 from labs.load_testing.capacity import Sweep, capacity_sweep, probe_capacity
@@ -47,7 +49,6 @@ log = logging.getLogger(__name__)
 
 PROBE_CONCURRENCY = 16
 PAST_SLO_SCALE = 0.6  # where to centre the steps when the probe already missed the SLO
-BARE_APP = "infra.bare_app:create_app"
 
 
 @dataclass(frozen=True)
@@ -60,18 +61,6 @@ class Plan:
     probe_s: float = 1.5
     slo_ms: float = 50.0
     max_extra: int = 3  # steps added past the last rate while the SLO still holds
-
-
-def client_cpu() -> int | None:
-    from labs.online_serving import measure
-
-    return measure.client_cpu()
-
-
-def server_cpu() -> int | None:
-    from labs.online_serving import measure
-
-    return measure.SERVER_CPU if measure.two_cores() else None
 
 
 def sweep_server(
@@ -239,9 +228,7 @@ def loadgen_ceiling(
     """
     server = start_uvicorn(BARE_APP)
     try:
-        from labs.online_serving import measure
-
-        measure.pin(server.process.pid, server_cpu())
+        pin(server.process.pid, server_cpu())
         steps = []
         rate = start_rps
         while rate <= max_rps:
