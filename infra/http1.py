@@ -3,15 +3,14 @@
     host, port = check_loopback(url)                      # loopback only
     request = encode_request(host, port, "/score", "POST", {"user_id": 1})
     writer.write(request)
-    status, closes, counted, retry_after = await read_response(reader, b"x-model-version")
+    status, closes, counted, retry_after = await read_response(reader, None)
 
 A generator must cost much less per request than the server it measures, so
 it speaks the protocol itself instead of going through an HTTP client: every
 request is pre-encoded bytes (keep-alive, a JSON body), and a response is
 read as its head up to the blank line plus ``Content-Length`` (or chunked)
-bytes. :func:`run_event_loop` runs a coroutine on uvloop when it is
-installed. Both ``infra/closed_loop.py`` and the load_testing lab's
-open-loop generator are built on these pieces.
+bytes. Both ``infra/closed_loop.py`` and the load_testing lab's open-loop
+generator are built on these pieces.
 
 Only loopback hosts are accepted: the generators are for a server on this
 machine.
@@ -22,13 +21,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
-
-T = TypeVar("T")
 
 
 def check_loopback(url: str) -> tuple[str, int]:
@@ -116,12 +112,3 @@ async def read_response(
         with contextlib.suppress(TypeError, ValueError):
             retry_after = float(_header(head, b"retry-after"))  # type: ignore[arg-type]
     return status, closes, counted, retry_after
-
-
-def run_event_loop(main: Coroutine[Any, Any, T]) -> T:
-    """Run ``main`` to completion on uvloop (plain asyncio without it)."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvicorn[standard] installs it
-        return asyncio.run(main)
-    return uvloop.run(main)

@@ -7,8 +7,9 @@ SPEC --out OUT [--cpu N]`` as an :class:`~infra.processes.OwnedProcess` (its
 own process group, its output in a log file), with the repository root first
 on ``PYTHONPATH`` (:func:`child_pythonpath`) so the module imports from this
 checkout wherever the parent was started. The module's ``main`` is
-:func:`module_main`: it pins itself to the core, computes, and writes its
-result atomically, so the parent never reads half a file.
+:func:`module_main`: it pins itself to the core, computes (a coroutine runs
+on uvloop, plain asyncio without it), and writes its result atomically, so
+the parent never reads half a file.
 
 The parent waits at most ``timeout_s`` and then stops the whole process
 group, whatever happened. A failure says precisely what it was, by type:
@@ -28,21 +29,26 @@ reads whatever it wrote.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import inspect
 import json
 import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from common.paths import REPO_ROOT
 from infra.cpus import pin
 from infra.processes import OwnedProcess
 
 STOP_GRACE_S = 2.0  # SIGTERM to SIGKILL when the process group is stopped
+
+Result = dict[str, Any]  # a JSON object: a module's spec or its result
+T = TypeVar("T")
 
 
 class ModuleProcessError(RuntimeError):
@@ -147,7 +153,7 @@ def run_module(
     timeout_s: float,
     cpu: int | None = None,
     env: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
+) -> Result:
     """Run ``python -m module --spec SPEC --out OUT`` and return its result.
 
     Args:
@@ -187,19 +193,20 @@ def run_module(
                 f"{name} exited with code 0 but wrote no result to {out_path}",
                 name=name, pid=done.pid, output=done.output,
             )  # fmt: skip
-        result: dict[str, Any] = json.loads(out_path.read_text())
+        result: Result = json.loads(out_path.read_text())
         return result
 
 
 def module_main(
-    compute: Callable[[dict[str, Any]], dict[str, Any]],
+    compute: Callable[[Result], Result | Coroutine[Any, Any, Result]],
     argv: Sequence[str] | None,
     description: str,
 ) -> int:
     """The command line of a module run by :func:`run_module`.
 
     Reads ``--spec``, pins this process to ``--cpu`` when given, and writes
-    ``compute(spec)`` to ``--out`` through a temporary file and a rename.
+    ``compute(spec)`` to ``--out`` through a temporary file and a rename. An
+    ``async def compute`` runs on uvloop (plain asyncio without it).
     """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--spec", required=True, help="JSON file of the run's options")
@@ -209,7 +216,18 @@ def module_main(
     spec = json.loads(Path(args.spec).read_text())
     pin(os.getpid(), args.cpu)
     result = compute(spec)
+    if inspect.iscoroutine(result):
+        result = run_event_loop(result)
     tmp = Path(args.out).with_suffix(".tmp")
     tmp.write_text(json.dumps(result))
     tmp.replace(args.out)
     return 0
+
+
+def run_event_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Run ``main`` to completion on uvloop (plain asyncio without it)."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvicorn[standard] installs it
+        return asyncio.run(main)
+    return uvloop.run(main)

@@ -47,7 +47,6 @@ from infra.http1 import (
     check_loopback,
     encode_request,
     read_response,
-    run_event_loop,
 )
 from infra.module_process import module_main
 from labs.load_testing.connection_pool import ConnectionPool
@@ -227,11 +226,7 @@ async def generate(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return module_main(
-        lambda spec: run_event_loop(generate(spec)),
-        argv,
-        (__doc__ or "").splitlines()[0],
-    )
+    return module_main(generate, argv, (__doc__ or "").splitlines()[0])
 
 
 if __name__ == "__main__":
