@@ -3,7 +3,7 @@
 It answers ``/score`` and ``/rank`` with constants and does no work, so its
 requests/s is what the server and the load generator can do at best; every
 real service's figure is read against it. Run it with
-``infra.uvicorn_server.start_uvicorn("infra.bare_app:create_app")``.
+``infra.uvicorn_server.start_uvicorn(infra.apps.BARE_APP)``.
 """
 
 from __future__ import annotations

@@ -14,14 +14,15 @@ what happens at a fixed arrival rate (that needs an open loop, which times
 each request from when it *should* have been sent; see the load_testing lab).
 
 **Its own process.** The generator is a subprocess (``python -m
-infra.loadgen``) so that it never shares an interpreter, a GIL or an event
-loop with the server it measures. It speaks HTTP/1.1 over raw asyncio
-streams (uvloop when installed): every request is pre-encoded bytes, a
-response is read as headers up to the blank line plus ``Content-Length`` (or
-chunked) bytes, and each request is timed with its own
-``time.perf_counter`` pair. On one core that is several times what one
-uvicorn worker answers, so the server, not the generator, is the bottleneck
-(``ceiling`` below measures it against ``infra/bare_app.py``).
+infra.closed_loop``, started by ``infra/module_process.py``) so that it never
+shares an interpreter, a GIL or an event loop with the server it measures.
+It speaks HTTP/1.1 over raw asyncio streams (``infra/http1.py``, uvloop when
+installed): every request is pre-encoded bytes, a response is read as
+headers up to the blank line plus ``Content-Length`` (or chunked) bytes, and
+each request is timed with its own ``time.perf_counter`` pair. On one core
+that is several times what one uvicorn worker answers, so the server, not
+the generator, is the bottleneck (the benches measure that against
+``infra/bare_app.py``).
 
 **Bounded and honest.** A run stops at ``duration_s`` *or* ``max_requests``,
 whichever comes first; a request still in flight gets ``timeout_s`` more.
@@ -36,30 +37,14 @@ Only loopback hosts are accepted: this tool is for a server on this machine.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import contextlib
-import json
-import os
-import resource
-import sys
-import tempfile
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from infra.processes import OwnedProcess
+from infra.http1 import check_loopback
+from infra.module_process import run_module
 
-LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 STARTUP_GRACE_S = 30.0  # interpreter start-up and connecting, beyond the run itself
-MAX_RETRY_AFTER_S = 10.0  # the longest Retry-After a polite worker honours
-
-
-class LoadgenError(RuntimeError):
-    """The load generator process failed or did not finish in time."""
 
 
 @dataclass
@@ -125,22 +110,6 @@ class LoadResult:
         return asdict(self)
 
 
-def check_loopback(url: str) -> tuple[str, int]:
-    """``(host, port)`` of ``url``; a ValueError unless it is http on loopback."""
-    parts = urlsplit(url)
-    if parts.scheme != "http":
-        raise ValueError(
-            f"loadgen speaks plain HTTP only, got {url!r}; pass 'http://127.0.0.1:<port>'."
-        )
-    host = parts.hostname or ""
-    if host not in LOOPBACK:
-        raise ValueError(
-            f"loadgen only loads servers on this machine (127.0.0.1, localhost, ::1), "
-            f"got host {host!r} in {url!r}; start the server locally."
-        )
-    return host, parts.port or 80
-
-
 def run_load(
     url: str,
     path: str,
@@ -180,7 +149,9 @@ def run_load(
 
     Raises:
         ValueError: a non-loopback host or nonsensical bounds.
-        LoadgenError: the generator crashed or overran its time bound.
+        ModuleProcessError: the generator overran its time bound
+            (``ModuleTimedOut``), crashed (``ModuleExited``, with its output)
+            or wrote no result; see ``infra/module_process.py``.
     """
     check_loopback(url)
     if concurrency < 1 or duration_s <= 0 or max_requests < 1 or timeout_s <= 0:
@@ -200,376 +171,9 @@ def run_load(
         "warmup_s": warmup_s,
         "count_header": count_header,
         "honour_retry_after": honour_retry_after,
-        "cpu": cpu,
     }
-    with tempfile.TemporaryDirectory(prefix="labkit-loadgen-") as tmp:
-        spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
-        spec_path.write_text(json.dumps(spec))
-        process = OwnedProcess.start(
-            [
-                sys.executable,
-                "-m",
-                "infra.loadgen",
-                "--spec",
-                str(spec_path),
-                "--out",
-                str(out_path),
-            ],
-            "loadgen",
-            Path(tmp) / "loadgen.log",
-            env={**os.environ, "PYTHONPATH": _repo_pythonpath()},
-        )
-        bound = warmup_s + duration_s + timeout_s + STARTUP_GRACE_S
-        try:
-            process.proc.wait(timeout=bound)
-        except Exception:
-            raise LoadgenError(
-                f"loadgen did not finish within {bound:.0f} s:\n{process.log_tail()}"
-            ) from None
-        finally:
-            process.stop(grace_s=2.0)
-        if process.proc.returncode != 0 or not out_path.exists():
-            raise LoadgenError(
-                f"loadgen exited with {process.proc.returncode}:\n{process.log_tail()}"
-            )
-        return LoadResult(**json.loads(out_path.read_text()))
-
-
-def _repo_pythonpath() -> str:
-    root = str(Path(__file__).resolve().parent.parent)
-    existing = os.environ.get("PYTHONPATH", "")
-    return os.pathsep.join(p for p in (root, existing) if p)
-
-
-# --- the generator itself (runs in the subprocess) ------------------------------------
-
-
-def encode_requests(
-    host: str, port: int, path: str, method: str, payloads: Sequence[Any] | None
-) -> list[bytes]:
-    """Every request as ready-to-write HTTP/1.1 bytes (keep-alive)."""
-    authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    head = f"{method} {path} HTTP/1.1\r\nHost: {authority}\r\n"
-    if payloads is None:
-        return [(head + "\r\n").encode()]
-    out = []
-    for payload in payloads:
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        out.append(
-            (
-                head + "Content-Type: application/json\r\n"
-                f"Content-Length: {len(body)}\r\n\r\n"
-            ).encode()
-            + body
-        )
-    return out
-
-
-def _header(head: bytes, name: bytes) -> bytes | None:
-    """The value of header ``name`` (lower-case) in a raw response head."""
-    lower = head.lower()
-    start = lower.find(b"\r\n" + name + b":")
-    if start < 0:
-        return None
-    start += len(name) + 3
-    end = lower.find(b"\r\n", start)
-    return head[start:end].strip()
-
-
-class NoResponse(ConnectionError):
-    """The connection ended before a single byte of the response came back."""
-
-
-async def read_response(
-    reader: asyncio.StreamReader, count_header: bytes | None
-) -> tuple[int, bool, bytes | None, float | None]:
-    """Read one response.
-
-    Returns:
-        ``(status, whether the server closes the connection, the counted
-        header's value, the Retry-After seconds of a 429/503)``.
-    """
-    try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.IncompleteReadError as exc:
-        if not exc.partial:
-            raise NoResponse("the server closed the connection") from None
-        raise
-    except ConnectionResetError as exc:
-        raise NoResponse(str(exc)) from None
-    status = int(head[9:12])
-    length = _header(head, b"content-length")
-    if length is not None:
-        await reader.readexactly(int(length))
-    elif (_header(head, b"transfer-encoding") or b"").lower() == b"chunked":
-        while True:
-            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-            await reader.readexactly(size + 2)  # the chunk and its CRLF
-            if size == 0:
-                break
-    closes = (_header(head, b"connection") or b"").lower() == b"close"
-    counted = _header(head, count_header) if count_header else None
-    retry_after = None
-    if status in (429, 503):
-        with contextlib.suppress(TypeError, ValueError):
-            retry_after = float(_header(head, b"retry-after"))  # type: ignore[arg-type]
-    return status, closes, counted, retry_after
-
-
-class Recorder:
-    """Outcomes and latencies of the measured window (single-threaded: no locks)."""
-
-    def __init__(self, measure_from: float, max_requests: int):
-        self.measure_from = measure_from
-        self.remaining = max_requests
-        self.ok_latency: list[float] = []
-        self.rejected_latency: list[float] = []
-        self.status: dict[str, int] = {}
-        self.failures: dict[str, int] = {}
-        self.headers: dict[str, int] = {}
-        self.warmup = 0
-        self.reconnects = 0  # requests re-sent after a stale keep-alive connection
-        self.last_end = measure_from
-
-    def measuring(self, start: float) -> bool:
-        return start >= self.measure_from
-
-    def response(
-        self, start: float, end: float, status: int, counted: bytes | None
-    ) -> None:
-        if not self.measuring(start):
-            self.warmup += 1
-            return
-        self.last_end = max(self.last_end, end)
-        self.status[str(status)] = self.status.get(str(status), 0) + 1
-        if 200 <= status < 300:
-            self.ok_latency.append(end - start)
-            if counted is not None:
-                value = counted.decode(errors="replace")
-                self.headers[value] = self.headers.get(value, 0) + 1
-        else:
-            self.rejected_latency.append(end - start)
-            kind = f"http_{status}"
-            self.failures[kind] = self.failures.get(kind, 0) + 1
-
-    def failure(self, start: float, end: float, kind: str) -> None:
-        if not self.measuring(start):
-            self.warmup += 1
-            return
-        self.last_end = max(self.last_end, end)
-        self.failures[kind] = self.failures.get(kind, 0) + 1
-
-
-class _Connection:
-    """One keep-alive connection and whether it has already carried a response."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        self.reader, self.writer, self.reused = reader, writer, False
-
-    def abort(self) -> None:
-        self.writer.transport.abort()
-
-
-async def _worker(
-    index: int,
-    host: str,
-    port: int,
-    requests: list[bytes],
-    spec: dict[str, Any],
-    rec: Recorder,
-    deadline: float,
-) -> None:
-    """Send requests back to back on one connection until the run's bounds are hit.
-
-    A server may close an idle keep-alive connection between two requests (or
-    after an error response); a request that then gets no byte back on a
-    *reused* connection never reached the application, so it is re-sent once
-    on a new connection and counted in ``reconnects``, as HTTP clients do.
-    Every other error is a failure of that request.
-    """
-    loop = asyncio.get_running_loop()
-    clock = time.perf_counter
-    timeout_s = float(spec["timeout_s"])
-    header = (spec.get("count_header") or "").lower().encode() or None
-    honour = bool(spec.get("honour_retry_after"))
-    position = index * max(1, len(requests) // int(spec["concurrency"]))
-    conn: _Connection | None = None
-    while True:
-        start = clock()
-        if start >= deadline:
-            break
-        if rec.measuring(start):
-            if rec.remaining <= 0:
-                break
-            rec.remaining -= 1
-        request = requests[position % len(requests)]
-        position += 1
-        for _attempt in range(2):
-            if conn is None:
-                try:
-                    conn = _Connection(
-                        *await asyncio.wait_for(
-                            asyncio.open_connection(host, port), timeout_s
-                        )
-                    )
-                except (OSError, asyncio.TimeoutError) as exc:
-                    timed_out = isinstance(exc, asyncio.TimeoutError)
-                    rec.failure(start, clock(), "timeout" if timed_out else "connect")
-                    await asyncio.sleep(0)  # a refused connect must not starve the rest
-                    break
-            expired = False
-
-            def abort(c: _Connection = conn) -> None:
-                nonlocal expired
-                expired = True
-                c.abort()
-
-            timer = loop.call_later(timeout_s, abort)  # cheaper than a wait_for task
-            try:
-                conn.writer.write(request)
-                status, closes, counted, retry_after = await read_response(
-                    conn.reader, header
-                )
-            except NoResponse:
-                stale = conn.reused and not expired
-                conn.abort()
-                conn = None
-                if stale:
-                    rec.reconnects += 1
-                    continue  # re-send once on a fresh connection
-                rec.failure(start, clock(), "timeout" if expired else "closed")
-                break
-            except (
-                OSError,
-                asyncio.IncompleteReadError,
-                asyncio.LimitOverrunError,
-                ValueError,
-            ):
-                rec.failure(start, clock(), "timeout" if expired else "closed")
-                conn.abort()
-                conn = None
-                break
-            finally:
-                timer.cancel()
-            rec.response(start, clock(), status, counted)
-            conn.reused = True
-            if closes:
-                conn.writer.close()
-                conn = None
-            if retry_after is not None and honour:
-                # A polite client waits as told (never past the end of the run).
-                pause = min(retry_after, MAX_RETRY_AFTER_S, deadline - clock())
-                if pause > 0:
-                    await asyncio.sleep(pause)
-            break
-    if conn is not None:
-        conn.writer.close()
-        with contextlib.suppress(Exception):
-            await conn.writer.wait_closed()
-
-
-def cpu_seconds() -> float:
-    """User plus system CPU seconds this process has used."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _summary(samples: list[float]) -> dict[str, float]:
-    if not samples:
-        return {}
-    import numpy as np
-
-    ms = np.asarray(samples) * 1e3
-    return {
-        "p50": float(np.percentile(ms, 50)),
-        "p95": float(np.percentile(ms, 95)),
-        "p99": float(np.percentile(ms, 99)),
-        "mean": float(ms.mean()),
-        "max": float(ms.max()),
-    }
-
-
-async def generate(spec: dict[str, Any]) -> dict[str, Any]:
-    """Run the closed loop described by ``spec``; the JSON-able result."""
-    host, port = check_loopback(spec["url"])
-    requests = encode_requests(
-        host, port, spec["path"], spec["method"], spec.get("payloads")
+    bound = warmup_s + duration_s + timeout_s + STARTUP_GRACE_S
+    raw = run_module(
+        "infra.closed_loop", spec, name="loadgen", timeout_s=bound, cpu=cpu
     )
-    cpu_before = cpu_seconds()
-    begin = time.perf_counter()
-    measure_from = begin + float(spec.get("warmup_s") or 0.0)
-    deadline = measure_from + float(spec["duration_s"])
-    rec = Recorder(measure_from, int(spec["max_requests"]))
-    workers = [
-        _worker(i, host, port, requests, spec, rec, deadline)
-        for i in range(int(spec["concurrency"]))
-    ]
-    await asyncio.gather(*workers)
-    cpu_s = cpu_seconds() - cpu_before
-    elapsed = max(rec.last_end - measure_from, 1e-9)
-    ok = len(rec.ok_latency)
-    count = (
-        ok
-        + len(rec.rejected_latency)
-        + sum(v for k, v in rec.failures.items() if not k.startswith("http_"))
-    )
-    return {
-        "url": spec["url"],
-        "path": spec["path"],
-        "concurrency": int(spec["concurrency"]),
-        "count": count,
-        "ok": ok,
-        "failures": rec.failures,
-        "status_counts": rec.status,
-        "duration_s": elapsed,
-        "rps": count / elapsed,
-        "ok_rps": ok / elapsed,
-        "latency_ms": _summary(rec.ok_latency),
-        "rejected_latency_ms": _summary(rec.rejected_latency),
-        "header_counts": rec.headers,
-        "warmup_requests": rec.warmup,
-        "reconnects": rec.reconnects,
-        "cpu_s": cpu_s,
-    }
-
-
-def _event_loop_runner() -> Any:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvicorn[standard] installs it
-        return asyncio.run
-    return uvloop.run
-
-
-def spec_main(
-    generate_fn: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]],
-    argv: Sequence[str] | None,
-    description: str,
-) -> int:
-    """The command line of a generator process: ``--spec`` in, ``--out`` JSON out.
-
-    Pins the process to ``spec["cpu"]`` when given, runs ``generate_fn(spec)``
-    on uvloop (asyncio without it) and writes the result atomically, so the
-    parent never reads half a file. ``infra.loadgen`` and the load_testing
-    lab's open-loop generator share it.
-    """
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--spec", required=True, help="JSON file of the run's options")
-    parser.add_argument("--out", required=True, help="where the JSON result goes")
-    args = parser.parse_args(argv)
-    spec = json.loads(Path(args.spec).read_text())
-    if spec.get("cpu") is not None and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {int(spec["cpu"])})
-    result = _event_loop_runner()(generate_fn(spec))
-    tmp = Path(args.out).with_suffix(".tmp")
-    tmp.write_text(json.dumps(result))
-    tmp.replace(args.out)
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    return spec_main(generate, argv, __doc__.splitlines()[0])
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return LoadResult(**raw)

@@ -8,7 +8,6 @@ the first import (it travels in ``LABKIT_OVERLAY``).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from typing import Any
 from common.kit.overlay import overlay_env
 from common.kit.pytest_plugin import REPORT_VAR
 from common.kit.warm_pytest import WarmPytest
+from infra.module_process import child_pythonpath
 
 _PROGRESS_EVERY_S = 0.5
 
@@ -82,9 +82,7 @@ def run_pytest(
         run_env.update(env or {})
         run_env[REPORT_VAR] = str(report)
         # Make the kit importable even when the harness runs from elsewhere.
-        run_env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(root), run_env.get("PYTHONPATH", "")) if p
-        )
+        run_env["PYTHONPATH"] = child_pythonpath(run_env, root)
         args = [
             "-p",
             "common.kit.pytest_plugin",

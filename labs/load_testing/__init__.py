@@ -7,7 +7,9 @@ The brief is ``README.md``. Public API:
 - ``locust_run``: :func:`run_locust` (locust headless in its own process),
   :func:`parse_locust_csv`, :class:`LocustStats`. (``locustfile.py`` is run by
   locust only: never import it.)
-- ``openloop``: :func:`run_open_loop`, :func:`arrival_schedule`, :class:`OpenLoopResult`.
+- ``openloop``: :func:`arrival_schedule` and the open-loop generator's process.
+- ``openloop_run``: :func:`run_open_loop` (that generator in its own process),
+  :class:`OpenLoopResult`.
 - ``capacity``: :func:`capacity_sweep`, :func:`find_knee`, :func:`littles_law_error`,
   :func:`time_average_in_flight`, :class:`Step`, :class:`Sweep`.
 - ``variants``: :class:`Variant`, :func:`serving_variants`, :func:`variant_overrides`,
@@ -27,7 +29,8 @@ _EXPORTS = {
         "littles_law_error", "probe_capacity", "step_from", "time_average_in_flight",
     ],
     "locust_run": ["LocustError", "LocustStats", "parse_locust_csv", "run_locust"],
-    "openloop": ["OpenLoopError", "OpenLoopResult", "arrival_schedule", "run_open_loop"],
+    "openloop": ["arrival_schedule"],
+    "openloop_run": ["OpenLoopResult", "run_open_loop"],
     "report": ["replicas_needed", "saturation", "write_report"],
     "variants": [
         "Comparison", "Outcome", "Variant", "compare_variants", "serving_variants",

@@ -26,14 +26,14 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from typing import Any
 
 from common.results import Results
+from infra.apps import BARE_APP
 from infra.uvicorn_server import start_uvicorn
 from labs.load_testing.campaign import (
-    BARE_APP,
     Plan,
+    Study,
     loadgen_ceiling,
     sweep_variants,
 )
@@ -43,7 +43,6 @@ from labs.load_testing.report import (
     sizing_target,
     write_report,
 )
-from labs.load_testing.workload import Workload
 
 log = logging.getLogger(__name__)
 
@@ -60,21 +59,10 @@ def _finite(value: float) -> float | None:
     return value if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
-def _load_average() -> float:
-    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-
-
 def bench(results: Results, *, preset: str = "small") -> None:
     """Sweep every variant, measure the generator's ceiling, write the page."""
-    from labs.training import ensure_production_model
-
-    model = ensure_production_model(preset)
-    workload = Workload.from_shopstream(preset)
-    requests = workload.requests(4000, seed=0)
-    results.add("preset", preset)
-    results.add("model_version", model.version)
-    results.add("slo_p99_ms", PLAN.slo_ms)
-    load_start = results.add("load_average_start", _load_average())
+    study = Study.begin(results, PLAN, preset=preset, n_requests=4000)
+    model, workload, requests = study.model, study.workload, study.requests
     results.add("step_s", PLAN.step_s)
 
     ceiling = loadgen_ceiling(
@@ -136,17 +124,7 @@ def bench(results: Results, *, preset: str = "small") -> None:
         f"against the empty endpoint; infra's closed loop {ceiling['closed_loop_bare_rps']:,.0f} "
         f"and locust {locust.rps:,.0f}."
     )
-    load_end = results.add("load_average_end", _load_average())
-    results.text(
-        f"_The 1-minute load average was {load_start:.1f} at the start and "
-        f"{load_end:.1f} at the end, on {os.cpu_count()} cores (this study adds ~2): "
-        + (
-            "other processes competed for the cores, so these figures move from run "
-            "to run; compare variants within one run only._"
-            if max(load_start, load_end) > (os.cpu_count() or 1) + 1
-            else "the machine was otherwise quiet._"
-        )
-    )
+    study.end(results)
     write_report(
         results, comparison, target_rps=target, headroom=HEADROOM,
         loadgen_max_rps=ceiling["loadgen_max_rps"],

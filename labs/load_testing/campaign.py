@@ -21,16 +21,20 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from common.results import Results
+from infra.apps import BARE_APP
+from infra.cpus import client_cpu, load_average, pin, server_cpu
 from infra.loadgen import run_load
 from infra.uvicorn_server import UvicornServer, start_uvicorn
 from labs.load_testing.capacity import Sweep, capacity_sweep, probe_capacity
-from labs.load_testing.openloop import run_open_loop
+from labs.load_testing.openloop_run import run_open_loop
 from labs.load_testing.slow_app import APP as SLOW_APP
 from labs.load_testing.slow_app import slow_env
 from labs.load_testing.variants import (
@@ -41,13 +45,12 @@ from labs.load_testing.variants import (
     serving_variants,
     start_variant_for,
 )
-from labs.load_testing.workload import Request
+from labs.load_testing.workload import Request, Workload
 
 log = logging.getLogger(__name__)
 
 PROBE_CONCURRENCY = 16
 PAST_SLO_SCALE = 0.6  # where to centre the steps when the probe already missed the SLO
-BARE_APP = "infra.bare_app:create_app"
 
 
 @dataclass(frozen=True)
@@ -62,16 +65,49 @@ class Plan:
     max_extra: int = 3  # steps added past the last rate while the SLO still holds
 
 
-def client_cpu() -> int | None:
-    from labs.online_serving import measure
+@dataclass(frozen=True)
+class Study:
+    """What a run or a bench loads the servers with, and how busy the machine was.
 
-    return measure.client_cpu()
+    ``Study.begin`` records the setup on the page first; ``end`` closes the
+    page with the load average before and after: figures measured while
+    other processes held the cores move from run to run, and the page says so.
+    """
 
+    model: Any  # the production model the ranking service serves
+    workload: Workload
+    requests: list[Request]
+    load_start: float  # the 1-minute load average when the study began
 
-def server_cpu() -> int | None:
-    from labs.online_serving import measure
+    @classmethod
+    def begin(
+        cls, results: Results, plan: Plan, *, preset: str, n_requests: int
+    ) -> Study:
+        from labs.training import ensure_production_model
 
-    return measure.SERVER_CPU if measure.two_cores() else None
+        model = ensure_production_model(preset)
+        workload = Workload.from_shopstream(preset)
+        requests = workload.requests(n_requests, seed=0)
+        results.add("preset", preset)
+        results.add("model_version", model.version)
+        results.add("slo_p99_ms", plan.slo_ms)
+        load_start = results.add("load_average_start", load_average())
+        return cls(model, workload, requests, load_start)
+
+    def end(self, results: Results) -> None:
+        load_end = results.add("load_average_end", load_average())
+        busy = max(self.load_start, load_end) > (os.cpu_count() or 1) + 1
+        results.text(
+            f"_The 1-minute load average was {self.load_start:.1f} at the start and "
+            f"{load_end:.1f} at the end, on {os.cpu_count()} cores (this study adds "
+            "~2): "
+            + (
+                "other processes competed for the cores, so these figures move from "
+                "run to run; compare variants within one run only._"
+                if busy
+                else "the machine was otherwise quiet._"
+            )
+        )
 
 
 def sweep_server(
@@ -239,9 +275,7 @@ def loadgen_ceiling(
     """
     server = start_uvicorn(BARE_APP)
     try:
-        from labs.online_serving import measure
-
-        measure.pin(server.process.pid, server_cpu())
+        pin(server.process.pid, server_cpu())
         steps = []
         rate = start_rps
         while rate <= max_rps:

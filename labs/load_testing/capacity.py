@@ -36,7 +36,8 @@ from typing import Any
 import numpy as np
 
 from infra.loadgen import run_load
-from labs.load_testing.openloop import Arrival, OpenLoopResult, run_open_loop
+from labs.load_testing.openloop import Arrival
+from labs.load_testing.openloop_run import OpenLoopResult, run_open_loop
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@
 locust imports gevent and monkey-patches sockets and threads on import, so it
 never runs in the process that starts it: ``run_locust`` writes the workload
 spec, starts ``python -m locust -f locustfile.py --headless ... --csv <dir>/out``
-as an :class:`~infra.processes.OwnedProcess` (its own process group), waits at
-most the run time plus a grace period, always stops it, and parses
+with ``infra.module_process.run_bounded`` (its own process group), which waits
+at most the run time plus a grace period and always stops it, and parses
 ``out_stats.csv``. The ``Aggregated`` row is the whole run; per-route rows
 are kept too.
 
@@ -30,9 +30,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common.paths import REPO_ROOT
-from infra.loadgen import check_loopback
-from infra.processes import OwnedProcess
+from infra.http1 import check_loopback
+from infra.module_process import ModuleWroteNoResult, run_bounded
 from labs.load_testing.workload import Workload
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -41,7 +40,7 @@ STARTUP_GRACE_S = 60.0  # interpreter start-up, imports and writing the CSV (bus
 
 
 class LocustError(RuntimeError):
-    """locust exited without statistics, or did not stop in time."""
+    """locust's statistics file is not what this parser reads."""
 
 
 @dataclass(frozen=True)
@@ -149,7 +148,9 @@ def run_locust(
 
     Raises:
         ValueError: a non-loopback host or nonsensical bounds.
-        LocustError: locust crashed, overran, or wrote no statistics.
+        ModuleTimedOut: locust overran ``duration_s + STARTUP_GRACE_S``.
+        ModuleWroteNoResult: locust exited without writing its statistics.
+        LocustError: the statistics it wrote cannot be read.
     """
     check_loopback(url)
     if users < 1 or duration_s <= 0 or len(think_time_s) != 2:
@@ -174,28 +175,16 @@ def run_locust(
             "--csv", str(folder / "out"),
             "--host", url,
         ]  # fmt: skip
-        env = {**os.environ, SPEC_ENV: str(spec), "PYTHONPATH": _pythonpath()}
-        process = OwnedProcess.start(args, "locust", folder / "locust.log", env=env)
-        bound = duration_s + STARTUP_GRACE_S
-        try:
-            process.proc.wait(timeout=bound)
-        except Exception:
-            raise LocustError(
-                f"locust did not finish within {bound:.0f} s:\n{process.log_tail()}"
-            ) from None
-        finally:
-            process.stop(grace_s=3.0)
+        done = run_bounded(
+            args, name="locust", log_path=folder / "locust.log",
+            timeout_s=duration_s + STARTUP_GRACE_S,
+            env={**os.environ, SPEC_ENV: str(spec)}, grace_s=3.0,
+        )  # fmt: skip
         stats = folder / "out_stats.csv"
         if not stats.exists():
-            raise LocustError(
-                f"locust exited with {process.proc.returncode} and wrote no "
-                f"statistics:\n{process.log_tail()}"
-            )
+            raise ModuleWroteNoResult(
+                f"locust exited with code {done.returncode} and wrote no statistics "
+                f"to {stats}", name="locust", pid=done.pid, output=done.output,
+            )  # fmt: skip
         # locust exits 1 when any request failed: the failures are in the stats.
         return parse_locust_csv(stats)
-
-
-def _pythonpath() -> str:
-    root = str(REPO_ROOT)
-    existing = os.environ.get("PYTHONPATH", "")
-    return os.pathsep.join(p for p in (root, existing) if p)

@@ -21,12 +21,16 @@ What it does (about a minute and a half on 2 cores):
 from __future__ import annotations
 
 import logging
-import os
 import time
 from typing import Any
 
 from common.results import Results
-from labs.load_testing.campaign import Plan, coordinated_omission, sweep_variants
+from labs.load_testing.campaign import (
+    Plan,
+    Study,
+    coordinated_omission,
+    sweep_variants,
+)
 from labs.load_testing.locust_run import run_locust
 from labs.load_testing.report import (
     HEADROOM,
@@ -34,7 +38,6 @@ from labs.load_testing.report import (
     sizing_target,
     write_report,
 )
-from labs.load_testing.workload import Workload
 
 log = logging.getLogger(__name__)
 
@@ -49,22 +52,11 @@ PLAN = Plan(
 LOCUST_USERS, LOCUST_S = 16, 3.0
 
 
-def _load_average() -> float:
-    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-
-
 def run(results: Results, *, preset: str = "small") -> None:
     """Measure and report (see the module doc)."""
-    from labs.training import ensure_production_model
-
     began = time.perf_counter()
-    model = ensure_production_model(preset)
-    workload = Workload.from_shopstream(preset)
-    requests = workload.requests(3000, seed=0)
-    results.add("preset", preset)
-    results.add("model_version", model.version)
-    results.add("slo_p99_ms", PLAN.slo_ms)
-    load_start = results.add("load_average_start", _load_average())
+    study = Study.begin(results, PLAN, preset=preset, n_requests=3000)
+    model, workload, requests = study.model, study.workload, study.requests
     clock = {"setup": time.perf_counter() - began}
     results.text(
         f"ShopStream `{preset}`, model `{model.version}`. Requests: /score and /rank "
@@ -150,15 +142,5 @@ def run(results: Results, *, preset: str = "small") -> None:
             "service can take within its SLO (locust rounds times above 100 ms to "
             "two significant digits)."
         )
-    load_end = results.add("load_average_end", _load_average())
+    study.end(results)
     results.add("seconds", {**clock, "total": time.perf_counter() - began})
-    results.text(
-        f"_The 1-minute load average was {load_start:.1f} at the start and "
-        f"{load_end:.1f} at the end, on {os.cpu_count()} cores (this study adds ~2): "
-        + (
-            "other processes competed for the cores, so these figures move from run "
-            "to run; compare variants within one run only._"
-            if max(load_start, load_end) > (os.cpu_count() or 1) + 1
-            else "the machine was otherwise quiet._"
-        )
-    )

@@ -24,12 +24,12 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from infra.apps import SERVING_APP
+from infra.cpus import pin
 from infra.uvicorn_server import UvicornServer, start_uvicorn
 from labs.load_testing.capacity import Sweep
 
 log = logging.getLogger(__name__)
-
-SERVING_APP = "labs.online_serving.main:create_app"
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,6 @@ def start_variant_for(
     A Redis variant gets a private ``redis-server`` for its lifetime. One-worker
     servers are pinned to ``server_cpu`` (two workers get every core).
     """
-    from labs.online_serving import measure
     from labs.online_serving.settings import Settings
 
     base = {"preset": preset, "registry_root": registry_root}
@@ -128,7 +127,7 @@ def start_variant_for(
             )  # fmt: skip
             stack.callback(server.stop)
             if variant.workers == 1:
-                measure.pin(server.process.pid, server_cpu)
+                pin(server.process.pid, server_cpu)
             yield server
 
     return start

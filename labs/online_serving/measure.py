@@ -7,8 +7,8 @@
 
 Servers run as uvicorn subprocesses on 127.0.0.1, the load generator in a
 process of its own. On a 2-core machine the server is pinned to core 0 and
-the generator to core 1 (``os.sched_setaffinity``), the setup of the figures
-this lab is compared with, so neither steals the other's core between runs.
+the generator to core 1 (``infra/cpus.py``), the setup of the figures this
+lab is compared with, so neither steals the other's core between runs.
 Server-side figures (batch sizes, the time per stage, fallbacks) come from
 differences of two ``/metrics`` scrapes around a load run.
 """
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import shutil
 import tempfile
 import time
@@ -32,6 +31,10 @@ import httpx
 import numpy as np
 from prometheus_client.parser import text_string_to_metric_families
 
+from infra.apps import BARE_APP, SERVING_APP
+from infra.cpus import SERVER_CPU, client_cpu, pin
+from infra.cpus import load_average as load_average  # for run.py and bench.py
+from infra.cpus import two_cores as two_cores  # for run.py and bench.py
 from infra.loadgen import LoadResult, run_load
 from infra.uvicorn_server import UvicornServer, start_uvicorn
 from labs.online_serving.features import Catalogue
@@ -40,37 +43,15 @@ from labs.online_serving.settings import Settings
 
 log = logging.getLogger(__name__)
 
-APP = "labs.online_serving.main:create_app"
-BARE_APP = "infra.bare_app:create_app"
-SERVER_CPU, CLIENT_CPU = 0, 1
-
-
-def two_cores() -> bool:
-    """Whether pinning server and client to cores 0 and 1 is possible here."""
-    return hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2
-
-
-def pin(pid: int, cpu: int | None) -> None:
-    """Pin a process and its threads to one core (best effort; Linux only)."""
-    if cpu is None or not two_cores():
-        return
-    task_dir = Path(f"/proc/{pid}/task")
-    tids = [int(t.name) for t in task_dir.iterdir()] if task_dir.exists() else [pid]
-    for tid in tids:
-        with contextlib.suppress(OSError):
-            os.sched_setaffinity(tid, {cpu})
-
-
-def client_cpu() -> int | None:
-    return CLIENT_CPU if two_cores() else None
-
 
 def start(settings: Settings | None, *, cpu: int | None = SERVER_CPU) -> UvicornServer:
     """The ranking service (or the bare app, for ``None``) on a free port, ready."""
     if settings is None:
         server = start_uvicorn(BARE_APP)
     else:
-        server = start_uvicorn(APP, env=settings.as_env(), health_path="/readyz")
+        server = start_uvicorn(
+            SERVING_APP, env=settings.as_env(), health_path="/readyz"
+        )
     pin(server.process.pid, cpu)
     return server
 
@@ -271,7 +252,3 @@ def model_rows_per_s(
     finally:
         torch.set_num_threads(threads)
     return out
-
-
-def load_average() -> float:
-    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")

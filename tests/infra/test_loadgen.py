@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from infra.apps import BARE_APP
 from infra.loadgen import LoadResult, run_load
 from infra.ports import free_port
 from infra.uvicorn_server import UvicornServer, running_uvicorn, start_uvicorn
@@ -56,7 +57,7 @@ def create_app():
 
 @pytest.fixture(scope="module")
 def bare() -> Iterator[UvicornServer]:
-    with running_uvicorn("infra.bare_app:create_app") as server:
+    with running_uvicorn(BARE_APP) as server:
         yield server
 
 

@@ -5,13 +5,14 @@ import os
 import httpx
 import pytest
 
+from infra.apps import BARE_APP
 from infra.uvicorn_server import ServerDidNotStart, running_uvicorn, start_uvicorn
 
 pytestmark = pytest.mark.server
 
 
 def test_bare_app_serves_over_http_and_stops():
-    with running_uvicorn("infra.bare_app:create_app") as server:
+    with running_uvicorn(BARE_APP) as server:
         assert server.url.startswith("http://127.0.0.1:")
         response = httpx.post(server.url + "/score", json={"user_id": 1, "item_id": 2})
         assert (

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from lt_helpers import SERVICE_MS
 
+from infra.apps import BARE_APP
 from infra.uvicorn_server import UvicornServer, start_uvicorn
 
 
@@ -33,7 +34,7 @@ def slow_server() -> Iterator[UvicornServer]:
 
 @pytest.fixture(scope="session")
 def bare_server() -> Iterator[UvicornServer]:
-    server = start_uvicorn("infra.bare_app:create_app")
+    server = start_uvicorn(BARE_APP)
     try:
         yield server
     finally:

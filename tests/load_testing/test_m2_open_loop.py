@@ -20,7 +20,8 @@ from lt_helpers import SERVICE_MS
 from scipy import stats as scipy_stats
 
 from infra.loadgen import run_load
-from labs.load_testing.openloop import arrival_schedule, run_open_loop
+from labs.load_testing.openloop import arrival_schedule
+from labs.load_testing.openloop_run import run_open_loop
 
 CAPACITY_RPS = 1000 / SERVICE_MS
 

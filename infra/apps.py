@@ -1,0 +1,15 @@
+"""The web apps the kit serves, named by uvicorn import string (``module:factory``).
+
+    server = start_uvicorn(BARE_APP)                       # infra/uvicorn_server.py
+    server = start_uvicorn(SERVING_APP, env=settings.as_env(), health_path="/readyz")
+
+They are strings, not imports: uvicorn imports the app in its own process,
+so naming a lab's app here does not make ``infra`` import ``labs``.
+"""
+
+from __future__ import annotations
+
+# The empty endpoint (infra/bare_app.py): the HTTP ceiling of one uvicorn worker.
+BARE_APP = "infra.bare_app:create_app"
+# The ranking service of the online_serving lab, the server the load studies measure.
+SERVING_APP = "labs.online_serving.main:create_app"
