@@ -41,7 +41,6 @@ from labs.batch_serving.requests import ID, KEYS, TIME
 NODE, WORKER, CPU = "node_id", "worker_pid", "cpu_s"
 STARTED, ENDED = "batch_started_s", "batch_ended_s"  # wall clock (epoch s) in the actor
 OUTPUT_COLUMNS = (ID, *KEYS, TIME, "score", "model_version")
-TAG_COLUMNS = (PARTITION, NODE, WORKER, CPU, STARTED, ENDED)  # dropped before writing
 
 
 @dataclass(frozen=True)
