@@ -31,7 +31,12 @@ import torch
 
 from labs.feature_store import FeatureStore
 from labs.online_serving.batcher import MicroBatcher
-from labs.online_serving.features import Catalogue, Popularity, open_store
+from labs.online_serving.features import (
+    POPULARITY_REF,
+    Catalogue,
+    Popularity,
+    open_store,
+)
 from labs.online_serving.metrics import NullMetrics, ServiceMetrics
 from labs.online_serving.models import ModelHolder
 from labs.online_serving.schemas import error_detail
@@ -100,7 +105,7 @@ class Service:
         models = ModelHolder(ModelRegistry(root), settings.model_alias)
         models.load_initial()
         store = open_store(settings)
-        fill = models.current.metadata["defaults"].get("item_stats:ctr_7d", 0.0)
+        fill = models.current.metadata["defaults"].get(POPULARITY_REF, 0.0)
         return cls(
             settings,
             store,
