@@ -34,15 +34,7 @@ _EXPORTS = {
         "read_manifest",
         "read_output",
     ),
-    "job": (
-        "CRASH_EXIT_CODE",
-        "Faults",
-        "JobPlan",
-        "JobReport",
-        "JobSpec",
-        "plan_job",
-        "run_job",
-    ),
+    "job": ("CRASH_EXIT_CODE", "Faults", "JobReport", "run_job"),
     "pipeline": (
         "PipelineConfig",
         "PipelineStats",
@@ -51,6 +43,7 @@ _EXPORTS = {
         "regroup",
         "score_partitions",
     ),
+    "plan": ("JobPlan", "JobSpec", "plan_job"),
     "predictor": ("BatchPredictor",),
     "publish": ("PublishReport", "publish_top_items", "read_top_items", "top_items"),
     "requests": (

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from labs.batch_serving.job import JobPlan, JobSpec, plan_job
 from labs.batch_serving.pipeline import PipelineConfig, PipelineStats, score_partitions
+from labs.batch_serving.plan import JobPlan, JobSpec, plan_job
 from labs.batch_serving.reader import read_row_groups, read_tasks
 from labs.batch_serving.requests import Partition, ensure_requests
 from labs.batch_serving.scorer import Scorer, ScorerConfig

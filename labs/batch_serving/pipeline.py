@@ -60,7 +60,7 @@ from labs.batch_serving.scorer import (
 )
 
 if TYPE_CHECKING:
-    from labs.batch_serving.job import JobPlan
+    from labs.batch_serving.plan import JobPlan
 
 log = logging.getLogger(__name__)
 

@@ -15,13 +15,13 @@ Writes ``results/batch_serving/README.md``:
 5. a worked sizing example from the measured per-actor throughput.
 
 Each section answers one of the interviewer's questions in the lab README.
+Sections 2 and 4 run the job as a process of its own (``run_as_process.py``);
+the others run in this process, on the Ray this run starts.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -31,22 +31,18 @@ import numpy as np
 
 from common.results import Results
 from common.timing import summarize
-from infra.processes import OwnedProcess
 from labs.batch_serving import measure
 from labs.batch_serving.cluster import plan_actors
-from labs.batch_serving.commit import read_manifest, read_output
-from labs.batch_serving.job import CRASH_EXIT_CODE, JobSpec, run_job
-from labs.batch_serving.pipeline import PipelineConfig
+from labs.batch_serving.commit import read_output
 from labs.batch_serving.publish import publish_top_items, read_top_items
 from labs.batch_serving.reader import read_row_groups, read_tasks
-from labs.batch_serving.requests import select_partitions
+from labs.batch_serving.run_as_process import crash_and_resume, two_nodes
 
 log = logging.getLogger(__name__)
 
 # (actors, batch size): the actor and the batch-size effect; the bench has the full grid
 SWEEP = [(1, 256), (1, 4096), (2, 4096)]
 SWEEP_ROWS = 100_000  # the sweep scores the first partitions holding this many rows
-CRASH_SHARE = 0.7  # the job dies after committing this share of its partitions
 
 
 def run(results: Results, *, preset: str = "small") -> None:
@@ -76,9 +72,9 @@ def run(results: Results, *, preset: str = "small") -> None:
     with tempfile.TemporaryDirectory(prefix="labkit-bs-run-") as tmp, ray_session():
         work = Path(tmp)
         sweep = _throughput(results, setup)
-        report = _crash_and_resume(results, setup, work)
+        report = crash_and_resume(results, setup, work)
         _publish(results, setup, work / "week")
-        _cluster(results, setup, work)
+        two_nodes(results, setup, work)
         _sizing(results, sweep, report)
     results.add("load_average_end", measure.load_average())
 
@@ -171,129 +167,6 @@ def first_rows(partitions: Any, rows: int) -> list[Any]:
     return chosen
 
 
-def _run_job_process(
-    spec: JobSpec, log_path: Path, *extra: str, env: dict[str, str]
-) -> tuple[int, str]:
-    job = OwnedProcess.start(spec.command_line(*extra), "batch-job", log_path, env=env)
-    try:
-        code = job.proc.wait(timeout=600)
-    finally:
-        job.stop()
-    return code, job.log_tail(30)
-
-
-def _crash_and_resume(results: Results, setup: measure.Setup, work: Path) -> Any:
-    """Kill the week's job at ~70% (a real process exit), then resume it."""
-    import ray
-
-    plan = setup.plan
-    spec = JobSpec(
-        setup.requests_root,
-        work / "week",
-        setup.registry_root,
-        plan.version,
-        setup.store_root,
-    )
-    crash_after = max(1, int(CRASH_SHARE * len(plan.partitions)))
-    # The crashing job joins this Ray (as a job joins a cluster): its driver
-    # dies, the cluster lives on and cleans up the job's actors.
-    env = {**os.environ, "RAY_ADDRESS": ray.get_runtime_context().gcs_address}
-    started = time.perf_counter()
-    code, tail = _run_job_process(
-        spec,
-        work / "crash.log",
-        f"--crash-after={crash_after}",
-        "--batch-size=4096",
-        env=env,
-    )
-    crashed_s = time.perf_counter() - started
-    if code != CRASH_EXIT_CODE:
-        raise RuntimeError(
-            f"the crashing job exited with {code}, not {CRASH_EXIT_CODE}:\n{tail}"
-        )
-    committed = read_manifest(spec.output_dir)["partitions"]
-    rows_before = sum(r["rows"] for r in committed.values())
-    temp_files = [p for p in spec.output_dir.rglob(".tmp-*") if p.is_file()]
-    stamps = {
-        n: (spec.output_dir / r["file"]).stat().st_mtime_ns
-        for n, r in committed.items()
-    }
-    report = run_job(spec, PipelineConfig(batch_size=4096))
-    untouched = all(
-        (spec.output_dir / r["file"]).stat().st_mtime_ns == stamps[n]
-        for n, r in read_manifest(spec.output_dir)["partitions"].items()
-        if n in stamps
-    )
-    ids = read_output(spec.output_dir, columns=["impression_id"])[
-        "impression_id"
-    ].to_numpy()
-    expected = np.concatenate([_input_ids(p) for p in plan.partitions])
-    duplicates = int(len(ids) - len(np.unique(ids)))
-    gaps = len(np.setdiff1d(expected, ids))
-    rerun = run_job(spec)
-    figures = {
-        "partitions": report.partitions,
-        "crash_after": crash_after,
-        "crashed_after_s": crashed_s,
-        "rows_before": rows_before,
-        "temp_files_left": len(temp_files),
-        "skipped": report.skipped,
-        "written": report.written,
-        "rows_after": report.rows_out,
-        "rows_in": report.rows_in,
-        "duplicates": duplicates,
-        "gaps": gaps,
-        "committed_files_untouched": untouched,
-        "resume_seconds": report.seconds,
-        "resume_startup_s": report.startup_s,
-        "resume_steady_rows_per_s": report.steady_rows_per_s,
-        "rerun_written": rerun.written,
-        "rerun_seconds": rerun.seconds,
-    }
-    results.add("crash_and_resume", figures)
-    results.text(
-        f"## A crash at {crash_after / report.partitions:.0%} and the resume (m3)\n\n"
-        f"The job ran as its own process and died (`os._exit`, no cleanup) while "
-        f"writing partition {crash_after + 1} of {report.partitions}, after "
-        f"{crash_after} commits ({rows_before:,} rows, {crashed_s:.1f} s), leaving "
-        f"{len(temp_files)} half-written temporary file. The rerun removed it, skipped "
-        f"the {report.skipped} committed partitions "
-        f"({'their files untouched' if untouched else 'SOME FILES WERE REWRITTEN'}), "
-        f"scored the other {report.written} in {report.seconds:.1f} s, and the output "
-        f"holds {report.rows_out:,} rows for {report.rows_in:,} in: **{duplicates} "
-        f"duplicates, {gaps} gaps**. Running the finished job again wrote "
-        f"{rerun.written} partitions in {rerun.seconds:.2f} s (no Ray work at all)."
-    )
-    results.table(
-        [
-            {
-                "": "before the crash",
-                "partitions committed": crash_after,
-                "rows": rows_before,
-            },
-            {
-                "": "after the resume",
-                "partitions committed": report.skipped + report.written,
-                "rows": report.rows_out,
-            },
-            {
-                "": "input",
-                "partitions committed": report.partitions,
-                "rows": report.rows_in,
-            },
-        ],
-        title="Rows written before and after the crash",
-    )
-    return report
-
-
-def _input_ids(partition: Any) -> np.ndarray:
-    from labs.batch_serving.pipeline import input_ids
-
-    ids: np.ndarray = input_ids(partition)
-    return ids
-
-
 def _publish(results: Results, setup: measure.Setup, output: Path) -> None:
     """Publish the week's slates to SQLite; compare a lookup with scoring online."""
     from labs.batch_serving.scorer import Scorer, ScorerConfig
@@ -377,68 +250,6 @@ def _cold_start(output: Path) -> dict[str, Any]:
         "new_users_last_day": new,
         "new_user_share_last_day": new / max(len(active_last), 1),
     }
-
-
-def _cluster(results: Results, setup: measure.Setup, work: Path) -> None:
-    """The same job on a two-node local cluster, joined through RAY_ADDRESS."""
-    from infra.ray_cluster import local_cluster
-
-    plan = setup.plan
-    day = plan.partitions[0].name.split("/")[0]
-    spec = JobSpec(
-        setup.requests_root,
-        work / "cluster",
-        setup.registry_root,
-        plan.version,
-        setup.store_root,
-        partitions=f"{day}/*",
-    )
-    parts = select_partitions(plan.partitions, spec.partitions)
-    report_path = work / "cluster-report.json"
-    started = time.perf_counter()
-    with local_cluster(num_nodes=2, cpus_per_node=1, timeout_s=180) as cluster:
-        up = time.perf_counter() - started
-        code, tail = _run_job_process(
-            spec,
-            work / "cluster.log",
-            "--expect-nodes=2",
-            "--actors=2",
-            f"--report={report_path}",
-            env=cluster.env(),
-        )
-    if code != 0:
-        raise RuntimeError(f"the cluster job failed ({code}):\n{tail}")
-    report = json.loads(report_path.read_text())
-    nodes = report["cluster"]["nodes"]
-    rows = [
-        {
-            "node": f"node {i + 1} ({n['node_id'][:8]})",
-            "CPUs": n["cpus"],
-            "rows scored": report["rows_by_node"].get(n["node_id"], 0),
-            "share": report["rows_by_node"].get(n["node_id"], 0) / report["rows_in"],
-        }
-        for i, n in enumerate(nodes)
-    ]
-    results.add(
-        "cluster",
-        {
-            "nodes": len(nodes),
-            "cluster_start_s": up,
-            "rows": report["rows_in"],
-            "partitions": len(parts),
-            "seconds": report["seconds"],
-            "rows_by_node": report["rows_by_node"],
-        },
-    )
-    on_both = sum(1 for r in rows if r["rows scored"] > 0)
-    results.text(
-        f"## Two nodes (m5)\n\nTwo `ray start --block` nodes on this machine (1 CPU "
-        f"each, their own raylets and object stores, up in {up:.1f} s); the job joined "
-        f"through `RAY_ADDRESS`, waited for both nodes, and scored one day "
-        f"({report['rows_in']:,} rows, {len(parts)} partitions) in "
-        f"{report['seconds']:.1f} s. Work ran on {on_both} of {len(nodes)} nodes:"
-    )
-    results.table(rows, title="Where the work went")
 
 
 def _sizing(results: Results, sweep: list[dict[str, Any]], report: Any) -> None:

@@ -23,7 +23,6 @@ A fault for tests lives here too: an actor that dies on its N-th batch
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections.abc import Sequence
@@ -41,7 +40,6 @@ from labs.batch_serving.requests import ID, KEYS, TIME
 NODE, WORKER, CPU = "node_id", "worker_pid", "cpu_s"
 STARTED, ENDED = "batch_started_s", "batch_ended_s"  # wall clock (epoch s) in the actor
 OUTPUT_COLUMNS = (ID, *KEYS, TIME, "score", "model_version")
-TAG_COLUMNS = (PARTITION, NODE, WORKER, CPU, STARTED, ENDED)  # dropped before writing
 
 
 @dataclass(frozen=True)
@@ -82,13 +80,22 @@ class ScorerConfig:
 
 
 def current_node_id() -> str:
-    """The Ray node this process runs on ("" outside Ray)."""
-    with contextlib.suppress(Exception):
-        import ray
+    """The Ray node this process runs on ("" outside Ray, or without Ray installed).
 
-        if ray.is_initialized():
-            return str(ray.get_runtime_context().get_node_id())
-    return ""
+    Only Ray's absence reads as "outside Ray". A Ray that is installed but
+    fails to import (a broken wheel, a missing shared library) or to answer
+    raises, so a broken install is seen where it happens instead of
+    surfacing later as rows scored on no node.
+    """
+    try:
+        import ray
+    except ModuleNotFoundError as exc:
+        if exc.name != "ray":  # Ray is there, something it needs is not
+            raise
+        return ""
+    if not ray.is_initialized():  # not under Ray: no node to name
+        return ""
+    return str(ray.get_runtime_context().get_node_id())
 
 
 class FeatureJoiner:

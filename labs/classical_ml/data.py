@@ -12,13 +12,11 @@ Nothing here is an exercise. scikit-learn is used only as a *data source*
 from __future__ import annotations
 
 import logging
-from typing import Literal
 
 import numpy as np
 
 log = logging.getLogger(__name__)
 
-DatasetName = Literal["iris", "wine", "breast_cancer", "digits", "diabetes"]
 DATASETS: tuple[str, ...] = ("iris", "wine", "breast_cancer", "digits", "diabetes")
 
 

@@ -40,7 +40,25 @@ def _centre(
     return X - x_mean, y - y_mean, x_mean, y_mean
 
 
-class RidgeRegression:
+class LinearModel:
+    """What a fitted linear regression is: ``coef_`` and ``intercept_``, and ``predict``.
+
+    Ridge and lasso differ only in how ``fit`` finds the coefficients; the
+    prediction is the same affine map.
+    """
+
+    coef_: np.ndarray | None  # set by each subclass's __init__, then by fit
+    intercept_: float
+
+    def predict(self, X: npt.ArrayLike) -> np.ndarray:
+        """``X @ coef_ + intercept_``, shape (n,)."""
+        check_fitted(self, "coef_")
+        assert self.coef_ is not None
+        X = check_features(self, check_matrix(X), len(self.coef_))
+        return X @ self.coef_ + self.intercept_
+
+
+class RidgeRegression(LinearModel):
     """Least squares with an L2 penalty, solved in closed form.
 
     Minimises (scikit-learn's ``Ridge(alpha)`` objective)
@@ -82,13 +100,6 @@ class RidgeRegression:
         # END SOLUTION
         return self
 
-    def predict(self, X: npt.ArrayLike) -> np.ndarray:
-        """``X @ coef_ + intercept_``, shape (n,)."""
-        check_fitted(self, "coef_")
-        assert self.coef_ is not None
-        X = check_features(self, check_matrix(X), len(self.coef_))
-        return X @ self.coef_ + self.intercept_
-
 
 def soft_threshold(rho: np.ndarray | float, threshold: float) -> np.ndarray:
     """``S(rho, t) = sign(rho) * max(|rho| - t, 0)``: the proximal map of ``t|w|``.
@@ -101,7 +112,7 @@ def soft_threshold(rho: np.ndarray | float, threshold: float) -> np.ndarray:
     # END SOLUTION
 
 
-class LassoRegression:
+class LassoRegression(LinearModel):
     """Least squares with an L1 penalty, solved by cyclic coordinate descent.
 
     Minimises (scikit-learn's ``Lasso(alpha)`` objective; note the 1/2n)
@@ -167,10 +178,3 @@ class LassoRegression:
         self.intercept_ = float(y_mean - x_mean @ w)
         # END SOLUTION
         return self
-
-    def predict(self, X: npt.ArrayLike) -> np.ndarray:
-        """``X @ coef_ + intercept_``, shape (n,)."""
-        check_fitted(self, "coef_")
-        assert self.coef_ is not None
-        X = check_features(self, check_matrix(X), len(self.coef_))
-        return X @ self.coef_ + self.intercept_

@@ -38,7 +38,7 @@ import numpy as np
 
 from common.results import Results
 from infra.redis_server import redis_binary, start_redis
-from labs.dsa_for_ml import measure
+from labs.dsa_for_ml import measure, measure_store
 from labs.dsa_for_ml.bloom import BloomFilter
 from labs.dsa_for_ml.consistent_hash import HashRing
 from labs.dsa_for_ml.lru import LRUCache, replay_hit_rate
@@ -153,7 +153,7 @@ def _lru(access) -> dict[str, Any]:
 
 def _online_cache(store, access, preset: str) -> dict[str, Any]:
     def compare(target) -> dict[str, Any]:
-        plain, cached = measure.serving_latency(
+        plain, cached = measure_store.serving_latency(
             target, access, [None, 5_000], warm=2_000, timed=3_000
         )
         return {
@@ -282,7 +282,7 @@ def _retry_is_exact() -> bool:
 
 def _sliding_window(store) -> dict[str, Any]:
     events = stream_events(store)
-    row = measure.streaming_vs_batch(
+    row = measure_store.streaming_vs_batch(
         store, events, "user_activity", HOUR_US, "impressions_1h", "clicks_1h"
     )
     return {

@@ -9,7 +9,9 @@ rate against cache size and the latency a cache saves in front of SQLite and
 Redis; trending items per hour and a reservoir's uniformity; keys moved and
 load spread on a hash ring; Bloom false-positive rates against theory; a
 token bucket under a flood and on real users; streaming window counts
-against the feature store's batch rows.
+against the feature store's batch rows. The two sections that run against
+the feature store (the cache's latency, the streaming counts) are in
+``run_store.py``.
 """
 
 from __future__ import annotations
@@ -20,18 +22,15 @@ from typing import Any
 
 from common.results import Results, fmt
 from common.timing import Stopwatch
-from infra.redis_server import redis_binary, start_redis
 from labs.dsa_for_ml import measure
+from labs.dsa_for_ml.run_store import cache_latency, streaming_windows
 from labs.dsa_for_ml.workloads import AccessLog, access_log, stream_events
 from labs.feature_store.build import build_store
-from labs.feature_store.store import FeatureStore
 
 log = logging.getLogger(__name__)
 
 CACHE_SHARES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5)  # cache size / distinct keys
 ITEM_ACCESSES = 300_000  # item reads replayed per cache size (~1.5 days on small)
-LATENCY_CAPACITIES = (None, 500, 5_000)  # None: no cache
-LATENCY_WARM, LATENCY_TIMED = 1_500, 2_000  # requests: untimed, then timed
 RING_SIZES = tuple(range(1, 16))  # nodes before one joins
 RING_VNODES = 100
 SPREAD_VNODES = (1, 4, 16, 64, 256, 1024)
@@ -41,7 +40,6 @@ BLOOM_BITS = (4, 6, 8, 10, 12, 16)
 LIMITS = ((Fraction(1, 60), 2), (Fraction(1, 60), 5), (Fraction(1, 20), 10))
 LIMIT_REQUESTS = 50_000  # requests replayed through each limit (~2.5 days on small)
 FLOOD = {"rate": 5, "burst": 10, "rps": 50, "seconds": 60}
-HOUR_US, DAY_US = 3_600_000_000, 86_400_000_000
 
 
 def run(results: Results, *, preset: str = "small") -> None:
@@ -60,7 +58,7 @@ def run(results: Results, *, preset: str = "small") -> None:
         with watch("m1_hit_rate"):
             _lru(results, access)
         with watch("m1_latency"):
-            _serving(results, store, access, preset)
+            cache_latency(results, store, access, preset)
         with watch("m2"):
             _topk(results, events)
         with watch("m3"):
@@ -70,7 +68,7 @@ def run(results: Results, *, preset: str = "small") -> None:
         with watch("m4_rate_limit"):
             _rate_limit(results, access)
         with watch("m5"):
-            _windows(results, store, events)
+            streaming_windows(results, store, events)
     finally:
         store.close()
     results.add("seconds_by_section", {k: round(v, 2) for k, v in watch.totals.items()})
@@ -113,83 +111,6 @@ def _lru(results: Results, access: AccessLog) -> None:
         f"{items[0.1]['static_top_hit_rate']:.0%} of items and "
         f"{users[0.1]['static_top_hit_rate']:.0%} of users: LRU earns its hits from "
         "recency, not popularity alone."
-    )
-
-
-def _serving(
-    results: Results, store: FeatureStore, access: AccessLog, preset: str
-) -> None:
-    rows = [{"backend": "sqlite", **r} for r in _latency(store, access)]
-    if redis_binary() is None:
-        results.text("_Redis is not installed: the Redis rows are skipped._")
-    else:
-        server = start_redis()
-        try:
-            redis_store = build_store(preset, online="redis", url=server.url)
-            try:
-                rows += [
-                    {"backend": "redis", **r} for r in _latency(redis_store, access)
-                ]
-            finally:
-                redis_store.close()
-        finally:
-            server.stop()
-    results.add("serving_latency", rows)
-    results.table(
-        rows,
-        title=(
-            f"get_online_features per request (user + slate, "
-            f"{len(store.feature_names())} features in {len(store.views)} views): "
-            f"{LATENCY_TIMED:,} timed after {LATENCY_WARM:,} warm-up requests, "
-            "the configurations interleaved request by request"
-        ),
-        columns=[
-            "backend",
-            "capacity",
-            "hit_rate",
-            "backend_reads_per_request",
-            "p50_ms",
-            "p99_ms",
-        ],
-    )
-    lines, speedup = [], {}
-    for backend in ("sqlite", "redis"):
-        mine = [r for r in rows if r["backend"] == backend]
-        if not mine:
-            continue
-        base = mine[0]
-        best = min(mine[1:], key=lambda r: r["p50_ms"])
-        speedup[backend] = base["p50_ms"] / best["p50_ms"]
-        lines.append(
-            f"- {backend}: p50 {fmt(base['p50_ms'])} ms without a cache, "
-            f"{fmt(best['p50_ms'])} ms with {best['capacity']:,} entries "
-            f"({speedup[backend]:.1f}x; hit rate {best['hit_rate']:.0%}, "
-            f"{best['backend_reads_per_request']:.2f} backend reads per request "
-            f"instead of 2); p99 {fmt(base['p99_ms'])} → {fmt(best['p99_ms'])} ms."
-        )
-    results.add("cache_speedup_p50", speedup)
-    base, small = rows[0], rows[1]
-    verdict = "slower" if small["p50_ms"] > base["p50_ms"] else "faster"
-    results.text(
-        "\n".join(lines) + f"\n\nWith {small['capacity']:,} entries the cache answers "
-        f"{small['hit_rate']:.0%} of key lookups, yet a request still makes "
-        f"{small['backend_reads_per_request']:.2f} of its 2 backend reads: a batch "
-        "pays the round trip if any one of its keys misses, so what saves latency "
-        "is the share of requests that hit completely. On SQLite that small cache "
-        f"is {verdict} than none (p50 {fmt(small['p50_ms'])} against "
-        f"{fmt(base['p50_ms'])} ms)"
-        + (
-            ": an in-process B-tree lookup costs about what the cache's own "
-            "bookkeeping does, so a cache pays where a read crosses the network."
-            if verdict == "slower"
-            else "."
-        )
-    )
-
-
-def _latency(store: FeatureStore, access: AccessLog) -> list[dict[str, Any]]:
-    return measure.serving_latency(
-        store, access, LATENCY_CAPACITIES, warm=LATENCY_WARM, timed=LATENCY_TIMED
     )
 
 
@@ -380,36 +301,3 @@ def _rate_limit(results: Results, access: AccessLog) -> None:
 
 
 # --- m5 -----------------------------------------------------------------------------------
-def _windows(results: Results, store: FeatureStore, events) -> None:
-    results.text("## m5 — Sliding-window counts: the streaming path")
-    rows = [
-        measure.streaming_vs_batch(
-            store, events, "user_activity", HOUR_US, "impressions_1h", "clicks_1h"
-        ),
-        measure.streaming_vs_batch(
-            store, events, "user_activity", DAY_US, "impressions_24h", "clicks_24h"
-        ),
-    ]
-    results.add("streaming_vs_batch", rows)
-    results.table(
-        rows, title="Streaming counts at every feature row against the batch rows"
-    )
-    stale = measure.online_staleness(store, events, HOUR_US)
-    results.add("online_staleness", stale)
-    first = rows[0]
-    results.text(
-        f"The streaming counter, fed in arrival order, equals the feature store's "
-        f"batch rows on {first['count_equal_share']:.0%} of {first['queries']:,} "
-        f"user rows (counts) and {first['sum_equal_share']:.0%} (click sums), at "
-        f"{first['events_per_s']:,.0f} events and queries per second in pure "
-        f"Python. {first['dropped_late']:,} events arrived more than an hour after "
-        "they happened and never enter a one-hour window, in either path.\n\n"
-        f"What the online store serves as `impressions_1h` is the count as of each "
-        f"user's *last event*. At the store's present, {stale['served_wrong_share']:.0%} "
-        f"of the {stale['served_not_null']:,} users with a live row are served a value "
-        f"that differs from the true count over the last hour (mean absolute error "
-        f"{stale['mean_abs_error']:.1f}); {stale['served_nonzero_share']:.0%} are "
-        f"served a non-zero count where {stale['true_nonzero_share']:.0%} truly have "
-        "one. A count over the last hour must be computed at read time (this "
-        "counter, or pre-aggregated tiles merged at read), not materialised."
-    )

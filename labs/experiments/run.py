@@ -7,7 +7,8 @@ Four sections, each answering interview questions from measured figures:
 sample size and power (with the design effect the ShopStream test measures),
 peeking (false positives by number of looks, naive and corrected), bootstrap
 coverage, and the ShopStream A/B test itself (three scenarios, SRM, the
-effect by day, and the decision). Every simulation is seeded.
+effect by day, and the decision; written by ``run_ab.py``). Every simulation
+is seeded.
 """
 
 from __future__ import annotations
@@ -19,12 +20,7 @@ import numpy as np
 
 from common.results import Results
 from common.shopstream import load
-from labs.experiments.ab_log import ABDesign, ABLog, build_ab_log
-from labs.experiments.ab_metrics import (
-    aa_false_positive_rates,
-    bootstrap_ctr_difference,
-    user_table,
-)
+from labs.experiments.ab_log import ABDesign, build_ab_log
 from labs.experiments.ab_report import ABReport, analyse_ab
 from labs.experiments.bootstrap import bootstrap_coverage
 from labs.experiments.distributions import normal_ppf
@@ -41,6 +37,7 @@ from labs.experiments.power import (
     sample_size_two_proportions,
     simulate_power,
 )
+from labs.experiments.run_ab import ab_section
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +77,7 @@ def run(results: Results, *, preset: str = "small") -> None:
     _power_section(results, baseline, deff, impressions_per_user, main)
     _peeking_section(results, baseline)
     _coverage_section(results)
-    _ab_section(results, logs, reports)
+    ab_section(results, logs, reports, alpha=ALPHA)
 
 
 def _power_section(
@@ -298,108 +295,3 @@ def _coverage_section(results: Results) -> None:
         f"as below (right-skewed data). Going from n = 20 to 100 adds {more_data * 100:+.1f} points of coverage on "
         f"average; BCa instead of percentile adds {bca_gain * 100:+.1f}."
     )
-
-
-def _ab_section(
-    results: Results, logs: dict[str, ABLog], reports: dict[str, ABReport]
-) -> None:
-    log.info("A/B summary")
-    rows = []
-    for name, report in reports.items():
-        ab = logs[name]
-        slug = name.replace(" + ", "_").replace("/", "").replace(" ", "_").lower()
-        results.add(f"ab_{slug}_decision", report.decision)
-        results.add(f"ab_{slug}_relative_lift", report.ctr.relative_effect)
-        results.add(f"ab_{slug}_srm_p", report.srm.p_value)
-        rows.append(
-            {
-                "scenario": name,
-                "users (c / t)": f"{report.users[0]:,} / {report.users[1]:,}",
-                "SRM p": report.srm.p_value,
-                "CTR control": report.ctr.control.ratio,
-                "CTR treatment": report.ctr.treatment.ratio,
-                "relative lift": f"{report.ctr.relative_effect:+.2%}",
-                "95% CI": f"{report.ctr.relative_ci_low:+.2%} to {report.ctr.relative_ci_high:+.2%}",
-                "p": report.ctr.p_value,
-                "true lift": f"{ab.true_lift:+.2%}",
-                "decision": report.decision,
-            }
-        )
-    results.table(
-        rows, title="ShopStream A/B test: three scenarios (user-level delta method)"
-    )
-    for name, report in reports.items():
-        results.text(f"**{name}** → **{report.decision}**: " + " ".join(report.reasons))
-
-    main, ab = reports["v2"], logs["v2"]
-    users = user_table(logs["A/A"].impressions)
-    delta_fpr, naive_fpr = aa_false_positive_rates(
-        users, n_splits=300, alpha=ALPHA, seed=0
-    )
-    results.add("aa_split_fpr_delta", delta_fpr.rate)
-    results.add("aa_split_fpr_naive", naive_fpr.rate)
-    boot = bootstrap_ctr_difference(
-        user_table(ab.impressions), n_resamples=2_000, seed=0
-    )
-    results.table(
-        [
-            {
-                "method": "delta method over users",
-                "SE": main.ctr.se,
-                "95% CI of CTR difference": f"{main.ctr.ci_low:.5f} to {main.ctr.ci_high:.5f}",
-                "A/A false-positive rate": f"{delta_fpr.rate:.3f} ± {delta_fpr.se:.3f}",
-            },
-            {
-                "method": "bootstrap over users",
-                "SE": None,
-                "95% CI of CTR difference": f"{boot.low:.5f} to {boot.high:.5f}",
-                "A/A false-positive rate": None,
-            },
-            {
-                "method": "per impression (wrong unit)",
-                "SE": main.ctr.naive_se,
-                "95% CI of CTR difference": None,
-                "A/A false-positive rate": f"{naive_fpr.rate:.3f} ± {naive_fpr.se:.3f}",
-            },
-        ],
-        title="Randomised by user, measured per impression: which variance? (300 random A/A splits)",
-    )
-    results.text(
-        f"Treating impressions as independent understates the variance {main.ctr.design_effect:.1f}-fold: "
-        f"in A/A splits of the same users it calls {naive_fpr.rate:.0%} of them significant, "
-        f"against {delta_fpr.rate:.1%} for the user-level delta method."
-    )
-    by_day = main.by_day
-    results.add("novelty_first_day_lift", main.novelty.first_day_lift)
-    results.add("novelty_last_day_lift", main.novelty.last_day_lift)
-    with results.plot(
-        "effect_by_day",
-        "v2's relative CTR lift by day (95% CI) and the simulated truth",
-    ) as ax:
-        days = by_day["day"].to_numpy() + 1
-        err = [
-            by_day["relative_effect"] - by_day["relative_ci_low"],
-            by_day["relative_ci_high"] - by_day["relative_effect"],
-        ]
-        ax.errorbar(
-            days,
-            by_day["relative_effect"],
-            yerr=err,
-            fmt="o",
-            capsize=3,
-            label="measured",
-        )
-        ax.plot(
-            days,
-            [ab.true_lift_by_day[d] for d in by_day["day"]],
-            "--",
-            color="grey",
-            label="true (hidden p_click)",
-        )
-        ax.axhline(
-            main.ctr.relative_effect, color="C1", lw=0.8, label="whole-test estimate"
-        )
-        ax.axhline(0, color="black", lw=0.6)
-        ax.set_xlabel("day of the test")
-        ax.set_ylabel("relative lift in CTR")
-        ax.legend()

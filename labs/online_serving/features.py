@@ -28,7 +28,10 @@ if TYPE_CHECKING:
     from labs.online_serving.scoring import Job
     from labs.online_serving.settings import Settings
 
-POPULARITY_FEATURE = "ctr_7d"  # of the item_stats view: the fallback's score
+POPULARITY_VIEW, POPULARITY_FEATURE = "item_stats", "ctr_7d"  # the fallback's score
+POPULARITY_REF = (
+    f"{POPULARITY_VIEW}:{POPULARITY_FEATURE}"  # as a model's metadata names it
+)
 
 
 def open_store(settings: Settings) -> FeatureStore:
@@ -133,7 +136,7 @@ class Popularity:
 
     @classmethod
     def from_store(cls, store: FeatureStore, default: float) -> Popularity:
-        batch = store.online.scan("item_stats")
+        batch = store.online.scan(POPULARITY_VIEW)
         if not batch.keys:
             return cls(np.zeros(0, np.int64), np.zeros(0), default)
         column = list(batch.features).index(POPULARITY_FEATURE)

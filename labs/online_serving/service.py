@@ -30,8 +30,14 @@ from typing import Any
 import torch
 
 from labs.feature_store import FeatureStore
+from labs.feature_store.views import parse_refs
 from labs.online_serving.batcher import MicroBatcher
-from labs.online_serving.features import Catalogue, Popularity, open_store
+from labs.online_serving.features import (
+    POPULARITY_REF,
+    Catalogue,
+    Popularity,
+    open_store,
+)
 from labs.online_serving.metrics import NullMetrics, ServiceMetrics
 from labs.online_serving.models import ModelHolder
 from labs.online_serving.schemas import error_detail
@@ -100,7 +106,7 @@ class Service:
         models = ModelHolder(ModelRegistry(root), settings.model_alias)
         models.load_initial()
         store = open_store(settings)
-        fill = models.current.metadata["defaults"].get("item_stats:ctr_7d", 0.0)
+        fill = models.current.metadata["defaults"].get(POPULARITY_REF, 0.0)
         return cls(
             settings,
             store,
@@ -114,24 +120,33 @@ class Service:
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Whether to send traffic here: not closing, a model loaded, the store answering.
 
+        The probe reads what the served model reads: one key of each of its
+        views, its features of that view. A store that answers for some other
+        view, or lacks one of the model's features, is not ready for it.
         ``/healthz`` only says the process is up; ``/readyz`` asks this.
         """
-        # BEGIN SOLUTION m1: not ready while closing or without a model; probe the store with one small read in a thread (at most READY_PROBE_TIMEOUT_S); report the model version
+        # BEGIN SOLUTION m1: not ready while closing or without a model; in a thread (at most READY_PROBE_TIMEOUT_S), read one key of each view the served model reads, its features; report the model version
         detail: dict[str, Any] = {
             "model_version": self.models.version,
             "store": self.store.online.describe(),
         }
         if self.closing:
             return False, {**detail, "reason": "shutting down"}
-        if self.models.current is None:
+        model = self.models.current
+        if model is None:
             return False, {**detail, "reason": "no model loaded"}
-        probe = asyncio.to_thread(
-            self.store.online.read_batch, "user_activity", ["0"], ["clicks_1h"]
-        )
+
+        def probe() -> None:  # one key of each view the model reads, its features
+            reads = parse_refs(model.metadata["features"], self.store.views)
+            for view, names in reads.items():
+                self.store.online.read_batch(view, ["0"], names)
+
         try:
-            await asyncio.wait_for(probe, READY_PROBE_TIMEOUT_S)
-        except Exception as exc:  # slow or failing: not ready
-            reason = f"store did not answer a probe read: {exc!r}"
+            await asyncio.wait_for(asyncio.to_thread(probe), READY_PROBE_TIMEOUT_S)
+        except Exception as exc:  # slow, failing or missing a feature: not ready
+            reason = (
+                f"store did not answer a probe read of the model's features: {exc!r}"
+            )
             return False, {**detail, "reason": reason}
         return True, detail
         # END SOLUTION

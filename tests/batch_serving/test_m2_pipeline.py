@@ -8,7 +8,10 @@ training set scored in one call.
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
 import random
+import sys
 from itertools import pairwise
 
 import numpy as np
@@ -169,3 +172,35 @@ def test_features_neither_in_the_input_nor_in_a_store_are_named(
 ) -> None:
     with pytest.raises(ValueError, match=r"user_activity:clicks_1h.*no feature store"):
         plan_job(make_spec(tmp_path / "out", store_root=None))
+
+
+class _BrokenRay(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Finds ``ray`` and fails to load it, as a wheel missing a shared library does."""
+
+    def find_spec(self, name, path=None, target=None):
+        return importlib.util.spec_from_loader(name, self) if name == "ray" else None
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        raise ImportError("libray_core.so: cannot open shared object file (simulated)")
+
+
+@pytest.mark.given
+def test_a_broken_ray_install_raises_instead_of_reading_as_no_ray(monkeypatch) -> None:
+    """An actor must not report rows scored on no node because Ray is broken."""
+    from labs.batch_serving.scorer import current_node_id
+
+    monkeypatch.delitem(sys.modules, "ray", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [_BrokenRay(), *sys.meta_path])
+    with pytest.raises(ImportError, match="libray_core"):
+        current_node_id()
+
+
+@pytest.mark.given
+def test_without_ray_installed_there_is_no_node(monkeypatch) -> None:
+    from labs.batch_serving.scorer import current_node_id
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # what an absent package looks like
+    assert current_node_id() == ""

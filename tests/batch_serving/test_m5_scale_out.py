@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 from infra.ray_cluster import local_cluster
 from labs.batch_serving import plan_actors, read_output
-from labs.batch_serving.job import JobSpec, build_parser
+from labs.batch_serving.job import build_parser
+from labs.batch_serving.plan import JobSpec
 
 INFRA = Path(__file__).resolve().parents[2] / "infra" / "ray"
 

@@ -101,3 +101,37 @@ def test_non_json_bytes_are_422(url) -> None:
         )
         assert response.status_code == 422, (raw, response.text)
         assert response.json()["detail"][0]["loc"][0] == "body"
+
+
+def test_readiness_probes_what_the_served_model_reads(registry_root, model) -> None:
+    """One read of each view the model reads, of its features: not a fixed view."""
+    import asyncio
+
+    import torch
+
+    from labs.online_serving import Service
+
+    threads = torch.get_num_threads()  # Service.open sets this process's threads
+    service = Service.open(settings_for(1, registry_root))
+    reads: dict[str, list[str]] = {}
+    original = service.store.online.read_batch
+
+    def recording(view, keys, features):
+        reads.setdefault(view, []).extend(features)
+        return original(view, keys, features)
+
+    service.store.online.read_batch = recording
+    try:
+        ready, detail = asyncio.run(service.readiness())
+    finally:
+        del service.store.online.read_batch
+        asyncio.run(service.close())
+        torch.set_num_threads(threads)
+    assert ready, detail
+    wanted: dict[str, list[str]] = {}
+    for ref in model.metadata["features"]:
+        view, _, name = ref.partition(":")
+        wanted.setdefault(view, []).append(name)
+    assert {v: sorted(f) for v, f in reads.items()} == {
+        v: sorted(f) for v, f in wanted.items()
+    }
