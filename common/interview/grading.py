@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from common.interview.posing import Posed, letter, number
+from common.interview.posing import Posed, letter, plain_number
 
 Status = Literal["correct", "wrong", "partial", "invalid", "unanswered"]
 THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
@@ -152,29 +152,26 @@ def grade_parsed(posed: Posed, value: Any) -> Grade:
         assert posed.tolerance is not None and posed.expected is not None
         expected = float(posed.expected)
         ok = posed.tolerance.accepts(value, expected)
-        verdict = "within" if ok else "outside"
+        rule = posed.tolerance.describe()
         detail = (
-            f"{number(value)} is {verdict} the tolerance ({posed.tolerance.describe()}) "
-            f"of {number(expected)}"
+            f"{plain_number(value)} is{'' if ok else ' not'} {rule}"
+            f"{'' if rule == 'exactly' else ' of'} {plain_number(expected)}"
         )
         return Grade("correct" if ok else "wrong", float(ok), value, detail)
     if posed.kind == "choice":
         ok = value == posed.expected
+        right = "" if ok else f"; the answer is {posed.shown_answer()}"
         return Grade(
             "correct" if ok else "wrong",
             float(ok),
             letter(value),
-            f"you chose {letter(value)}; the answer is {posed.shown_answer()}",
+            f"you chose {letter(value)}{right}",
         )
     if posed.kind == "short":
         accepted = {_normal(str(posed.expected)), *map(_normal, posed.accept)}
         ok = _normal(value) in accepted
-        return Grade(
-            "correct" if ok else "wrong",
-            float(ok),
-            value,
-            f"the answer is {posed.expected}",
-        )
+        detail = f"{value!r}" + ("" if ok else f"; the answer is {posed.expected}")
+        return Grade("correct" if ok else "wrong", float(ok), value, detail)
     size = len(posed.rubric)
     share = len(value) / size
     status: Status = "correct" if share == 1 else "partial" if value else "wrong"

@@ -53,7 +53,7 @@ class Posed:
         if self.kind == "numeric":
             unit = f" {self.unit}" if self.unit else ""
             assert self.tolerance is not None
-            return f"{number(self.expected)}{unit} ({self.tolerance.describe()})"
+            return f"{plain_number(self.expected)}{unit} ({self.tolerance.describe()})"
         if self.kind == "choice":
             index = int(self.expected or 0)
             return f"{letter(index)}) {self.options[index]}"
@@ -93,7 +93,7 @@ def letter(index: int) -> str:
     return "abcdefghijklmnopqrstuvwxyz"[index]
 
 
-def number(value: Any) -> str:
+def plain_number(value: Any) -> str:
     """A number for people: whole numbers with separators, else 6 significant digits."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
@@ -130,12 +130,12 @@ def pose(question: Question, values: Mapping[str, float]) -> Posed:
             expected = formula.evaluate(question.answer, values)
             used = formula.names_in(question.answer)
             bound = ", ".join(
-                f"{k} = {number(v)}" for k, v in values.items() if k in used
+                f"{k} = {plain_number(v)}" for k, v in values.items() if k in used
             )
             computation = f"{question.answer}" + (f" with {bound}" if bound else "")
-            computation += f" = {number(expected)}"
+            computation += f" = {plain_number(expected)}"
         else:
-            computation = f"{number(expected)} (a fixed answer)"
+            computation = f"{plain_number(expected)} (a fixed answer)"
     names: dict[str, Any] = dict(values)
     explain = question.explain.format(**names, answer=expected)
     return Posed(

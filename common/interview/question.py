@@ -35,8 +35,9 @@ class Tolerance:
         return gap <= (self.relative or 0.0) * abs(expected)
 
     def describe(self) -> str:
+        """``exactly``, ``within ± 2`` or ``within 5%``."""
         if self.absolute is not None:
-            return "exact" if self.absolute == 0 else f"± {self.absolute:g}"
+            return "exactly" if self.absolute == 0 else f"within ± {self.absolute:g}"
         return f"within {100 * (self.relative or 0):g}%"
 
     def as_dict(self) -> dict[str, float]:

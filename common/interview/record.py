@@ -16,8 +16,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from common.interview.posing import Posed, letter, plain_number
 from common.interview.rounds import RoundPlan
-from common.interview.session import Outcome, feedback, question_text
+from common.interview.session import Outcome, feedback
 from common.paths import results_dir
 
 FORMAT = 1
@@ -111,9 +112,10 @@ def markdown(outcome: Outcome) -> str:
         for posed in plan.questions_for(step):
             number += 1
             answered = by_id[posed.id]
-            head, *rest = question_text(posed, number, total)
-            lines += ["", f"### {head}", "", *rest, ""]
+            lines += ["", *_question_md(posed, number, total), ""]
             given = answered.grade.given
+            if isinstance(given, float):
+                given = plain_number(given)
             if answered.text:
                 lines += [
                     "Your answer:",
@@ -137,6 +139,16 @@ def markdown(outcome: Outcome) -> str:
             f"Answers to no question of this round: {', '.join(outcome.unknown)}.",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _question_md(posed: Posed, number: int, total: int) -> list[str]:
+    lines = [f"### Q{number}/{total} [{posed.kind}] {posed.id}", "", posed.prompt]
+    if posed.options:
+        lines += ["", *(f"- {letter(i)}) {o}" for i, o in enumerate(posed.options))]
+    if posed.kind == "numeric" and posed.tolerance is not None:
+        unit = f"in {posed.unit}, " if posed.unit else ""
+        lines += ["", f"_({unit}graded {posed.tolerance.describe()})_"]
+    return lines
 
 
 def write_record(outcome: Outcome, root: Path | None = None) -> tuple[Path, Path]:

@@ -25,6 +25,7 @@ from common.interview.question import STEPS
 from common.kit.errors import KitError
 
 SCENARIOS_PATH = Path(__file__).with_name("scenarios.toml")
+TITLES = {"back-of-the-envelope": "Back-of-the-envelope", "deep-dive": "Deep dive"}
 
 
 class ScenarioError(KitError, ValueError):
@@ -39,7 +40,7 @@ class Step:
 
     @property
     def title(self) -> str:
-        return self.id.replace("-", " ").capitalize()
+        return TITLES.get(self.id, self.id.capitalize())
 
 
 @dataclass(frozen=True)

@@ -156,13 +156,18 @@ def question_text(posed: Posed, number: int, total: int) -> list[str]:
     return lines
 
 
-def feedback(answered: Answered) -> list[str]:
-    """The verdict, the expected answer and how it is computed (plain text)."""
+def feedback(answered: Answered, model_shown: bool = False) -> list[str]:
+    """The verdict, the expected answer and how it is computed (plain text).
+
+    ``model_shown``: an open question's model answer was shown already (it is
+    shown before the candidate ticks the rubric), so it is not repeated.
+    """
     posed, graded = answered.posed, answered.grade
     mark = {"correct": "✓", "partial": "~"}.get(graded.status, "✗")
     lines = [f"{mark} {graded.status}: {graded.detail}"]
     if posed.kind == "open":
-        lines.append(f"  Model answer: {posed.model_answer}")
+        if not model_shown:
+            lines.append(f"  Model answer: {posed.model_answer}")
         ticks = set(graded.given or []) if graded.status != "invalid" else set()
         lines += [
             f"  [{'x' if i in ticks else ' '}] {i}. {point}"
@@ -220,7 +225,8 @@ def _ask_one(posed: Posed, number: int, total: int, ask: Ask, out: Console) -> A
             except InvalidAnswer as exc:
                 _say(out, [f"That is {exc} Try again, or type skip."], "yellow")
     answered = Answered(posed, graded, text, time.perf_counter() - began)
-    _say(out, feedback(answered), "green" if graded.status == "correct" else "")
+    shown = posed.kind == "open" and graded.status != "unanswered"
+    _say(out, feedback(answered, shown), "green" if graded.status == "correct" else "")
     return answered
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from common.interview.posing import Posed, generated, number
+from common.interview.posing import Posed, generated, plain_number
 from common.interview.question import Tolerance
 
 Problem = Callable[[np.random.Generator], Posed]
@@ -39,7 +39,7 @@ def ab_sample_size(rng: np.random.Generator) -> Posed:
         source="labs.experiments.power.sample_size_two_proportions",
         tolerance=REL,
         unit="users per arm",
-        computation=f"sample_size_two_proportions({base}, {mde:.6g}) = {number(n)}",
+        computation=f"sample_size_two_proportions({base}, {mde:.6g}) = {plain_number(n)}",
         explain="n = ((z₀.₉₇₅·√(2p̄(1−p̄)) + z₀.₈·√(p_c q_c + p_t q_t)) / δ)², with "
         "z₀.₉₇₅ = 1.96 and z₀.₈ = 0.84; the rule of thumb 16·p̄(1−p̄)/δ², with p̄ "
         "the mean of the two rates, lands within a few percent.",
@@ -203,7 +203,7 @@ def mean_metric_sample_size(rng: np.random.Generator) -> Posed:
         source="labs.experiments.power.sample_size_means",
         tolerance=REL,
         unit="users per arm",
-        computation=f"sample_size_means({sd:g}, {mde:g}) = {number(n)}",
+        computation=f"sample_size_means({sd:g}, {mde:g}) = {plain_number(n)}",
         explain="n ≈ 2·(z₀.₉₇₅ + z₀.₈)²·σ²/δ² = 15.7·σ²/δ²; the exact noncentral t "
         "adds a unit or two.",
         given={"sd": sd, "mde": mde, "alpha": 0.05, "power": 0.8},

@@ -26,6 +26,7 @@ import typer
 from rich.markup import escape
 
 from common.interview import record, rounds, session
+from common.interview.posing import plain_number
 from common.interview.rounds import RoundPlan
 from common.kit import cli_shell as shell
 from common.kit import steps
@@ -135,12 +136,13 @@ def _conduct(
         return
     if graded is not None:
         outcome = session.grade_answers(plan, graded)
-        if plan.questions:
-            page, data = record.write_record(outcome)
         if as_json:  # reports what is missing even when nothing could be asked
+            if plan.questions:
+                record.write_record(outcome)
             _print_json(record.summary(outcome, reveal))
             return
         _require_questions(plan)
+        page, data = record.write_record(outcome)
         _transcript(outcome)
         console.print(f"Wrote {page} and {data.name}", highlight=False)
         return
@@ -223,7 +225,9 @@ def _transcript(outcome: session.Outcome) -> None:
     for number, answered in enumerate(outcome.answered, start=1):
         console.print()
         lines = session.question_text(answered.posed, number, total)
-        lines.append(f"Your answer: {answered.grade.given!r}")
+        given = answered.grade.given
+        shown = plain_number(given) if isinstance(given, float) else repr(given)
+        lines.append(f"Your answer: {shown}")
         lines += session.feedback(answered)
         for line in lines:
             console.print(escape(line), highlight=False)

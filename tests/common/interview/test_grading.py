@@ -56,6 +56,17 @@ def test_absolute_tolerance_is_a_band_around_the_answer(expected, gap, step):
     assert grade(posed, expected - gap - step).status == "wrong"
 
 
+def test_the_verdict_says_how_close_it_had_to_be():
+    assert (
+        grade(numeric(200, Tolerance(relative=0.05)), 209).detail
+        == "209 is within 5% of 200"
+    )
+    assert (
+        grade(numeric(200, Tolerance(absolute=2)), 203).detail
+        == "203 is not within ± 2 of 200"
+    )
+
+
 def test_an_exact_answer_needs_the_exact_number():
     posed = numeric(27, Tolerance(absolute=0))
     assert grade(posed, 27).status == "correct"
