@@ -164,7 +164,10 @@ def feedback(answered: Answered, model_shown: bool = False) -> list[str]:
     """
     posed, graded = answered.posed, answered.grade
     mark = {"correct": "✓", "partial": "~"}.get(graded.status, "✗")
-    lines = [f"{mark} {graded.status}: {graded.detail}"]
+    verdict = graded.detail  # an invalid answer's detail already says "invalid: ..."
+    if not verdict.startswith(f"{graded.status}:"):
+        verdict = f"{graded.status}: {verdict}"
+    lines = [f"{mark} {verdict}"]
     if posed.kind == "open":
         if not model_shown:
             lines.append(f"  Model answer: {posed.model_answer}")
