@@ -1,0 +1,10 @@
+"""Interview mode: timed drills cut from the solution regions, and mock rounds.
+
+- ``state``: the one progress file, ``<workspace>/.labkit/interview.json``.
+- ``catalog``: every drill (a region, a milestone or a module) and its target time.
+- ``task``: what a candidate reads when a drill starts.
+- ``schedule``: when a drill is due again (FSRS, through the ``fsrs`` package).
+- ``copies``: a drill's own copy of its lab, and its comparison with the reference.
+- ``drills``: start, check, hint and give up a drill (a session on the clock).
+- ``coding``: the coding round, two due drills under one clock.
+"""
