@@ -18,6 +18,7 @@ spaced-repetition card (``schedule``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -161,11 +162,10 @@ def next_drill(
     kit: Kit,
     lab_id: str | None,
     area: str | None,
-    exclude: tuple[str, ...] = (),
     now: datetime | None = None,
 ) -> list[Drill]:
     """Region drills, the earliest due first (see ``schedule.by_due``)."""
-    drills = {d.id: d for d in all_drills(kit, lab_id, area) if d.id not in exclude}
+    drills = {d.id: d for d in all_drills(kit, lab_id, area)}
     if not drills:
         raise DrillError("no drill matches; `labkit drill list` shows them all.")
     cards = {i: r.get("card") for i, r in load_state(kit).drills.items()}
@@ -196,9 +196,8 @@ def check(
     | None = None,
 ) -> list[DrillCheck]:
     """Check every open drill (or the one named): its milestones' tests on its copy."""
-    now = (
-        utc_now()
-    )  # time to pass is taken when the candidate asks, not after the tests
+    # Time to pass is taken when the candidate asks, not after the tests ran.
+    now = utc_now()
     sessions = open_sessions(load_state(kit))
     if drill_id is not None or not sessions:
         sessions = [choose(sessions, drill_id, "check")]
@@ -224,17 +223,18 @@ def check(
             ],
             on_progress=on_progress(drill) if on_progress else None,
         )
-        results = split_by_milestone(kit, milestones, run)
-        passed = bool(results) and all(r.status == "passed" for r in results)
-        rating = None
+        result = DrillCheck(
+            drill, session, split_by_milestone(kit, milestones, run), run, None
+        )
         with update_state(kit) as state:
-            live = _live(state, session)
+            live = _live(state, session)  # a hint may have been recorded meanwhile
             if live is not None and live["status"] == OPEN:
                 live["checks"] += 1
-                if passed:
-                    rating = finish(state, live, schedule.PASSED, now)
-                session = dict(live)
-        checks.append(DrillCheck(drill, session, results, run, rating))
+                rating = (
+                    finish(state, live, schedule.PASSED, now) if result.passed else None
+                )
+                result = dataclasses.replace(result, session=dict(live), rating=rating)
+        checks.append(result)
     return checks
 
 

@@ -29,6 +29,7 @@ from common.kit import check as check_mod
 from common.kit import cli_shell as shell
 from common.kit import hints as hints_mod
 from common.kit.cli_shell import WorkspaceOpt, app, console
+from common.kit.errors import KitError
 from common.kit.manifest import Kit
 
 drill_app = typer.Typer(
@@ -70,13 +71,16 @@ def list_drills(
     # Milestone and module drills you have done are scheduled too: list them.
     listed = {d.id for d in found}
     labs = {d.lab.id for d in found}
-    found += [
-        catalog.find_drill(kit, drill_id)
-        for drill_id in records
-        if drill_id not in listed and drill_id.partition("/")[0] in labs
-    ]
+    gone = []
+    for drill_id in records:
+        if drill_id not in listed and drill_id.partition("/")[0] in labs:
+            try:
+                found.append(catalog.find_drill(kit, drill_id))
+            except KitError:  # the lab changed since: keep the record, skip the row
+                gone.append(drill_id)
     table = Table("target", "best", "passed", "hints", "due")
-    table.columns.insert(0, Column("drill", overflow="fold"))
+    width = max((len(d.id) for d in found), default=5)
+    table.columns.insert(0, Column("drill", overflow="fold", min_width=width))
     due_now = 0
     for drill in found:
         record = records.get(drill.id, {})
@@ -92,6 +96,10 @@ def list_drills(
             schedule.describe_due(record.get("card"), now),
         )
     console.print(table)
+    if gone:
+        console.print(
+            f"[dim]No longer in the labs (records kept): {', '.join(gone)}[/dim]"
+        )
     console.print(
         f"{len(found)} drills, {due_now} due now. `labkit drill next` starts the one "
         "due first; `labkit drill start ID` any of them."

@@ -234,3 +234,12 @@ def test_status_shows_the_clock(kit, labkit):
     labkit("drill", "start", "toy/arith:add")
     shown = labkit("drill", "status")
     assert "toy/arith:add: open, 0 min" in shown.text and "(target 4 min)" in shown.text
+
+
+def test_a_record_of_a_drill_the_labs_no_longer_have_is_kept_not_fatal(kit, labkit):
+    with update_state(kit) as state:
+        state.drills["toy/arith:renamed"] = {"attempts": 1}
+    listing = labkit("drill", "list")
+    assert listing.exit_code == 0
+    assert "No longer in the labs (records kept): toy/arith:renamed" in listing.text
+    assert "toy/arith:renamed" in load_state(kit).drills
