@@ -107,7 +107,8 @@ def end_round(kit: Kit, console: Console) -> Path | None:
     """End the round: record open drills as unfinished, write and print the summary.
 
     Returns:
-        The Markdown summary's path, or ``None`` when no round was in progress.
+        The Markdown summary's path (the caller says where it went; the
+        ``.json`` sits beside it), or ``None`` when no round was in progress.
     """
     with update_state(kit) as state:
         current = state.round
@@ -125,7 +126,6 @@ def end_round(kit: Kit, console: Console) -> Path | None:
         path = write_summary(summary, now)
         state.round = None
     console.print(Markdown(to_markdown(summary)))
-    console.print(f"\nWritten to {path} (and {path.with_suffix('.json').name}).")
     return path
 
 

@@ -175,8 +175,7 @@ def check(
     in_round = load_state(kit).round is not None
     for result in checks:
         _render_check(kit, result, now, in_round, verbose)
-    if coding.round_done(kit):
-        coding.end_round(kit, console)
+    _end_a_finished_round(kit)
     if not all(c.passed for c in checks):
         raise typer.Exit(code=1)
 
@@ -205,6 +204,13 @@ def _render_check(
             f"min. Stuck? `labkit drill hint{name}` (recorded), or "
             f"`labkit drill give-up{name}` to see the reference."
         )
+
+
+def _end_a_finished_round(kit: Kit) -> None:
+    """A round ends by itself once each of its drills has passed or been given up."""
+    if coding.round_done(kit):
+        path = coding.end_round(kit, console)
+        console.print(f"Wrote {path}", highlight=False)
 
 
 @drill_app.command()
@@ -243,8 +249,7 @@ def give_up(drill_id: IdOpt = None, workspace_path: WorkspaceOpt = None) -> None
         f"Recorded as a fail after {_clock(session['seconds'])}; it is due again "
         f"{_due(card, drills.utc_now())}. Your attempt stays in {session['folder']}."
     )
-    if coding.round_done(kit):
-        coding.end_round(kit, console)
+    _end_a_finished_round(kit)
 
 
 @drill_app.command()

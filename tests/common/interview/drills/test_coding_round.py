@@ -70,6 +70,7 @@ def test_a_round_of_two_due_drills_checked_together_then_summarised(
     ended = labkit("drill", "give-up", "toy/arith:countdown")  # the last open drill
     assert ended.exit_code == 0
     assert "1 of 2 drills passed. Budget 30 min" in ended.text
+    assert "Wrote " in ended.text and "-coding.md" in ended.text
     assert load_state(kit).round is None
 
     [md] = (tmp_path / "results" / "interview").glob("*-coding.md")
