@@ -93,10 +93,12 @@ def _make(
 
 
 def lab_drills(lab: Lab) -> list[Drill]:
-    """One drill per region of ``lab``, in file order."""
+    """One drill per region of ``lab``, in milestone order, then file order."""
     named = lab.named_regions()
     _check_minutes_names(lab, named)
-    return [_make(lab, named, f"{lab.id}/{rid}", REGION, [rid]) for rid in named]
+    rank = {m.id: index for index, m in enumerate(lab.milestones)}
+    in_order = sorted(named, key=lambda rid: rank[named[rid].milestone])  # stable
+    return [_make(lab, named, f"{lab.id}/{rid}", REGION, [rid]) for rid in in_order]
 
 
 def check_area(area: str | None) -> None:

@@ -26,7 +26,7 @@ gave up, or a round ended before it passed             Again
 
 A drill never seen is due now. ``drill next`` takes the earliest due, so the
 most overdue comes first and never-seen drills follow in catalogue order
-(lab order, then file order).
+(lab order, then milestone order, then file order).
 """
 
 from __future__ import annotations

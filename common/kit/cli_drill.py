@@ -79,7 +79,9 @@ def list_drills(
             except KitError:  # the lab changed since: keep the record, skip the row
                 gone.append(drill_id)
     table = Table("target", "best", "passed", "hints", "due")
-    width = max((len(d.id) for d in found), default=5)
+    # Whole ids where the terminal has room; folded, never cut, where it has not.
+    longest = max((len(d.id) for d in found), default=5)
+    width = min(longest, max(20, console.width - 52))
     table.columns.insert(0, Column("drill", overflow="fold", min_width=width))
     due_now = 0
     for drill in found:
