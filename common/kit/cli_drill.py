@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.syntax import Syntax
 from rich.table import Column, Table
 
@@ -78,11 +79,15 @@ def list_drills(
                 found.append(catalog.find_drill(kit, drill_id))
             except KitError:  # the lab changed since: keep the record, skip the row
                 gone.append(drill_id)
-    table = Table("target", "best", "passed", "hints", "due")
-    # Whole ids where the terminal has room; folded, never cut, where it has not.
-    longest = max((len(d.id) for d in found), default=5)
-    width = min(longest, max(20, console.width - 52))
-    table.columns.insert(0, Column("drill", overflow="fold", min_width=width))
+    # The figures never wrap, so a narrow terminal folds the ids, never cuts a column.
+    table = Table(
+        Column("drill", overflow="fold"),
+        *(
+            Column(name, no_wrap=True)
+            for name in ("target", "best", "passed", "hints", "due")
+        ),
+        box=box.SIMPLE_HEAD,
+    )
     due_now = 0
     for drill in found:
         record = records.get(drill.id, {})
