@@ -141,42 +141,58 @@ def render(report: CheckReport, console: Console, *, verbose: bool = False) -> N
     """Print ✓/✗ per milestone and the first failure, with its values and example."""
     lab = report.lab
     console.print(f"[bold]{lab.id}[/bold] — {lab.title}  [dim]({report.folder})[/dim]")
-    for result in report.results:
+    failing = render_results(report.results, report.run, console, verbose=verbose)
+    if failing is None:
+        _render_pass(report, console)
+        return
+    console.print(f"\nStuck? `labkit hint {lab.id} {failing.milestone.id}`")
+
+
+def render_results(
+    results: list[MilestoneResult],
+    run: RunResult,
+    console: Console,
+    *,
+    verbose: bool = False,
+) -> MilestoneResult | None:
+    """✓/✗ per milestone, then the first failure condensed; returns its milestone.
+
+    Shared by ``labkit check`` and ``labkit drill check``, which add their own
+    header and next step. ``None`` when every milestone passed.
+    """
+    for result in results:
         mark = "[green]✓[/green]" if result.status == "passed" else "[red]✗[/red]"
         console.print(
             f" {mark} {result.milestone.id}  {result.milestone.title:<40} [dim]{result.counts()}[/dim]"
         )
     if verbose:
         console.rule("pytest's full output")
-        console.print(report.run.output, markup=False, highlight=False)
-    failing = next((r for r in report.results if r.status == "failed"), None)
+        console.print(run.output, markup=False, highlight=False)
+    failing = next((r for r in results if r.status == "failed"), None)
     if failing is None:
-        _render_pass(report, console)
-        return
+        return None
     first = failing.first_failure
     console.print()
     if first is None:
         console.print(f"[red]{failing.milestone.id}: no tests ran.[/red] pytest said:")
-        console.print(report.run.output.strip()[-2000:], markup=False)
-    else:
-        failure = first.failure or {}
-        test_name = (
-            first.nodeid.split("::")[-1] if "::" in first.nodeid else first.nodeid
-        )
-        console.print(
-            f"[bold red]First failure[/bold red] in {failing.milestone.id}: {test_name}"
-        )
-        where = _where(failure)
-        if where:
-            console.print(f"  {where}", markup=False)
-        console.print(f"  {failure.get('message', first.outcome)}", markup=False)
-        for line in failure.get("details", []):
+        console.print(run.output.strip()[-2000:], markup=False)
+        return failing
+    failure = first.failure or {}
+    test_name = first.nodeid.split("::")[-1] if "::" in first.nodeid else first.nodeid
+    console.print(
+        f"[bold red]First failure[/bold red] in {failing.milestone.id}: {test_name}"
+    )
+    where = _where(failure)
+    if where:
+        console.print(f"  {where}", markup=False)
+    console.print(f"  {failure.get('message', first.outcome)}", markup=False)
+    for line in failure.get("details", []):
+        console.print(f"    {line}", markup=False, highlight=False)
+    if failure.get("example"):
+        console.print("  The failing example (paste it to reproduce):")
+        for line in failure["example"]:
             console.print(f"    {line}", markup=False, highlight=False)
-        if failure.get("example"):
-            console.print("  The failing example (paste it to reproduce):")
-            for line in failure["example"]:
-                console.print(f"    {line}", markup=False, highlight=False)
-    console.print(f"\nStuck? `labkit hint {lab.id} {failing.milestone.id}`")
+    return failing
 
 
 def _render_pass(report: CheckReport, console: Console) -> None:

@@ -11,6 +11,9 @@ A manifest names the lab, orders it in the pipeline and lists its milestones::
     demo = { preset = "small" }               # optional: keywords `run` gets in `labkit demo`
     area = "systems"                          # systems, nn, ml, stats or dsa (drills' --area)
 
+    [drills]                                  # optional: a drill's target minutes, by region id
+    minutes = { "attention:attention_weights" = 10 }   # (others are estimated from size)
+
     [[milestones]]
     id = "m1"
     title = "Offline store"
@@ -73,6 +76,8 @@ class Lab:
     area: str = "systems"
     # keywords `labkit demo` passes to `run` (e.g. a smaller preset)
     demo: dict[str, Any] = field(default_factory=dict, hash=False)
+    # target minutes of a drill by region id (`[drills] minutes`); the rest estimated
+    drill_minutes: dict[str, int] = field(default_factory=dict, hash=False)
 
     def milestone(self, milestone_id: str) -> Milestone:
         for milestone in self.milestones:
@@ -160,6 +165,7 @@ def _load_lab(path: Path, package: str) -> Lab:
             timeout=int(data.get("timeout", 60)),
             area=str(data.get("area", "systems")),
             demo=dict(data.get("demo", {})),
+            drill_minutes=_drill_minutes(path, data.get("drills", {})),
         )
     except KeyError as exc:
         raise ManifestError(f"{path}: missing required field {exc.args[0]!r}.") from exc
@@ -178,6 +184,19 @@ def _load_lab(path: Path, package: str) -> Lab:
             f"got {[m.id for m in milestones]}."
         )
     return lab
+
+
+def _drill_minutes(path: Path, drills: Any) -> dict[str, int]:
+    minutes = drills.get("minutes", {}) if isinstance(drills, dict) else None
+    if not isinstance(minutes, dict) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v > 0
+        for v in minutes.values()
+    ):
+        raise ManifestError(
+            f"{path}: [drills] minutes must map region ids to whole minutes, e.g. "
+            '{ "attention:attention_weights" = 10 }.'
+        )
+    return dict(minutes)
 
 
 @dataclass(frozen=True)
