@@ -47,7 +47,11 @@ from common.kit.verify_checks import Finding
 from common.kit.warm_pytest import WarmPytest, available
 
 RAY_LOCK_VAR = "LABKIT_RAY_LOCK"
-Job = Callable[[], Finding]
+# A check that runs tests; it gets the warm server to fork from, or None.
+Job = Callable[[WarmPytest | None], Finding]
+# Below this many pytest runs, a warm server's own start-up (importing torch
+# and friends once, seconds) costs more than it saves.
+WARM_FROM_RUNS = 12
 
 
 def _note(console: Console | None, finding: Finding) -> Finding:
@@ -62,12 +66,7 @@ def _note(console: Console | None, finding: Finding) -> Finding:
 
 
 def plan_lab(
-    kit: Kit,
-    lab: Lab,
-    tmp: Path,
-    *,
-    skip_reference: bool,
-    warm: WarmPytest | None = None,
+    kit: Kit, lab: Lab, tmp: Path, *, skip_reference: bool
 ) -> tuple[list[Finding], list[Job]]:
     """The static findings of ``lab`` and the test-running checks still to do."""
     static, answers = checks.check_static(kit, lab)
@@ -75,14 +74,16 @@ def plan_lab(
         return static, []
     jobs: list[Job] = []
     if not skip_reference:
-        jobs.append(lambda: checks.check_reference(kit, lab, warm))
+        jobs.append(lambda warm: checks.check_reference(kit, lab, warm))
     for milestone in lab.milestones:
         jobs.append(
-            lambda m=milestone.id: checks.check_stubbed(kit, lab, m, tmp, warm)  # type: ignore[misc]
+            lambda warm, m=milestone.id: checks.check_stubbed(kit, lab, m, tmp, warm)  # type: ignore[misc]
         )
     for answer in answers:
-        jobs.append(lambda a=answer: checks.check_wrong(kit, lab, a, tmp, warm))  # type: ignore[misc]
-    jobs.append(lambda: checks.check_starter(kit, lab, tmp, warm))
+        jobs.append(
+            lambda warm, a=answer: checks.check_wrong(kit, lab, a, tmp, warm)  # type: ignore[misc]
+        )
+    jobs.append(lambda warm: checks.check_starter(kit, lab, tmp, warm))
     return static, jobs
 
 
@@ -93,7 +94,7 @@ def verify_lab(
     with tempfile.TemporaryDirectory(prefix=f"labkit-verify-{lab.id}-") as tmp:
         static, jobs = plan_lab(kit, lab, Path(tmp), skip_reference=skip_reference)
         return [_note(console, f) for f in static] + [
-            _note(console, job()) for job in jobs
+            _note(console, job(None)) for job in jobs
         ]
 
 
@@ -101,11 +102,13 @@ def _run_all(
     planned: dict[str, list[Job]], workers: int, console: Console
 ) -> dict[str, list[Finding]]:
     """Run every planned job on ``workers`` threads; findings in plan order."""
+    runs = sum(len(jobs) for jobs in planned.values())
+    warm = WarmPytest() if available() and runs >= WARM_FROM_RUNS else None
     order: dict[Future[Finding], tuple[str, int]] = {}
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for lab_id, jobs in planned.items():
             for index, job in enumerate(jobs):
-                order[pool.submit(job)] = (lab_id, index)
+                order[pool.submit(job, warm)] = (lab_id, index)
         for future in as_completed(order):
             _note(console, future.result())  # live progress, in completion order
     found: dict[str, list[Finding]] = {lab_id: [] for lab_id in planned}
@@ -131,7 +134,6 @@ def verify(
     keys: dict[str, str] = {}
     lock = Path(tempfile.gettempdir()) / f"labkit-ray-{os.getuid()}.lock"
     os.environ.setdefault(RAY_LOCK_VAR, str(lock))  # inherited by every pytest run
-    warm = WarmPytest() if available() else None
     with tempfile.TemporaryDirectory(prefix="labkit-verify-") as tmp:
         for lab in labs:
             keys[lab.id] = digest(kit, lab)
@@ -148,7 +150,7 @@ def verify(
                 findings[lab.id] = [Finding(**f) for f in hit["findings"]]
                 continue
             static, lab_jobs = plan_lab(
-                kit, lab, Path(tmp), skip_reference=skip_reference, warm=warm
+                kit, lab, Path(tmp), skip_reference=skip_reference
             )
             findings[lab.id] = [_note(console, f) for f in static]
             planned[lab.id] = lab_jobs
