@@ -13,10 +13,12 @@ the complexity's own formula fitted over *the same sizes*
 (``model_exponent``), which makes the two numbers comparable.
 
 Timing follows ``timeit``'s habits: the garbage collector is off while a
-sample runs, each sample repeats the call until it lasts at least a few
-milliseconds (so a 1 µs call is not all clock noise), and a size's time is
-the median of ``repeats`` samples. On a busy machine the slope of a fast
-function can still wander by ±0.1; the tests check results, never speed.
+sample runs, and each sample repeats the call until it lasts at least a few
+milliseconds (so a 1 µs call is not all clock noise). The samples go round
+the sizes in turn, and a size's time is the median of ``repeats`` samples.
+On a busy machine slopes still wander by ±0.1 or more, and pointer-heavy
+Python structures slope above their model once the data outgrows the CPU's
+caches; the tests check results, never speed.
 """
 
 from __future__ import annotations
@@ -71,27 +73,33 @@ class Case:
         return [max(2, round(n * grow)) for n in self.sizes]
 
 
+def _calls_per_sample(call: Callable[[Any], Any], argument: Any) -> int:
+    """How many calls make a sample of at least ``MIN_SAMPLE_S`` (one warm-up call)."""
+    start = time.perf_counter()
+    call(argument)
+    once = max(time.perf_counter() - start, 1e-7)
+    return max(1, math.ceil(MIN_SAMPLE_S / once))
+
+
+def _sample(call: Callable[[Any], Any], argument: Any, number: int) -> float:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        for _ in range(number):
+            call(argument)
+        return (time.perf_counter() - start) / number
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def seconds_per_call(
     call: Callable[[Any], Any], argument: Any, repeats: int = 3
 ) -> float:
     """The median over ``repeats`` samples of the time per ``call(argument)``."""
-    start = time.perf_counter()
-    call(argument)  # a warm-up that also calibrates how many calls make a sample
-    once = max(time.perf_counter() - start, 1e-7)
-    number = max(1, math.ceil(MIN_SAMPLE_S / once))
-    samples = []
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(repeats):
-            start = time.perf_counter()
-            for _ in range(number):
-                call(argument)
-            samples.append((time.perf_counter() - start) / number)
-    finally:
-        if enabled:
-            gc.enable()
-    return float(np.median(samples))
+    number = _calls_per_sample(call, argument)
+    return float(np.median([_sample(call, argument, number) for _ in range(repeats)]))
 
 
 def fit_exponent(sizes: Sequence[float], seconds: Sequence[float]) -> float:
@@ -116,12 +124,19 @@ def model_exponent(complexity: str, sizes: Sequence[int]) -> float:
 def time_at_sizes(
     case: Case, sizes: Sequence[int], repeats: int = 3, seed: int = 0
 ) -> list[float]:
-    """Seconds per call of ``case`` at each size (inputs from a seeded generator)."""
-    out = []
-    for n in sizes:
-        argument = case.make(n, np.random.default_rng([seed, n]))
-        out.append(seconds_per_call(case.call, argument, repeats))
-    return out
+    """Seconds per call of ``case`` at each size (inputs from a seeded generator).
+
+    The samples go round the sizes in turn (small, ..., large, small, ...),
+    so a burst of load from another process lands on several sizes instead
+    of bending the curve at one of them; each size's time is the median.
+    """
+    arguments = [case.make(n, np.random.default_rng([seed, n])) for n in sizes]
+    numbers = [_calls_per_sample(case.call, argument) for argument in arguments]
+    samples: list[list[float]] = [[] for _ in sizes]
+    for _ in range(repeats):
+        for argument, number, out in zip(arguments, numbers, samples, strict=True):
+            out.append(_sample(case.call, argument, number))
+    return [float(np.median(out)) for out in samples]
 
 
 def measure(

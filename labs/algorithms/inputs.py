@@ -47,16 +47,23 @@ def ring(n: int, rng: np.random.Generator) -> Any:
 
 
 def undirected(n: int, rng: np.random.Generator) -> dict[int, list[int]]:
+    """A path through every node (so the search from 0 reaches all n) plus
+    random edges: about 4 neighbours per node."""
     graph: dict[int, list[int]] = {i: [] for i in range(n)}
-    for a, b in rng.integers(0, n, (2 * n, 2)).tolist():
+    backbone = [(i, i + 1) for i in range(n - 1)]
+    for a, b in backbone + rng.integers(0, n, (n, 2)).tolist():
         graph[a].append(b)
         graph[b].append(a)
     return graph
 
 
 def weighted(n: int, rng: np.random.Generator) -> dict[int, list[tuple[int, float]]]:
+    """A directed cycle through every node (so all n are reachable from 0)
+    plus random edges, 4 out-edges per node, weights uniform in [0, 1)."""
     edges: dict[int, list[tuple[int, float]]] = {i: [] for i in range(n)}
-    ends = rng.integers(0, n, (4 * n, 2)).tolist()
+    ends = [(i, (i + 1) % n) for i in range(n)] + rng.integers(
+        0, n, (3 * n, 2)
+    ).tolist()
     for (a, b), w in zip(ends, rng.random(4 * n).tolist(), strict=True):
         edges[a].append((b, w))
     return edges

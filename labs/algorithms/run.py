@@ -158,7 +158,8 @@ def _m4(results: Results, shop, cat, preset: str) -> None:
     spell = results.add(
         "spelling", answers_dp_hashing.spelling_fixes(cat, SPELLING[preset])
     )
-    menu = results.add("feature_budget", answers_dp_hashing.features_within_budget())
+    menu = answers_dp_hashing.features_within_budget()
+    results.add("feature_budget", {f"budget_{r['budget_us']}us": r for r in menu})
     up = results.add("trading_up", answers_dp_hashing.trading_up(shop))
     intent = results.add("intent", answers_dp_hashing.intents(shop))
     example = spell["example"]

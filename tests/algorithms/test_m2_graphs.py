@@ -209,11 +209,12 @@ def test_dijkstra_refuses_negative_weights_and_finds_the_likeliest_chain(shop):
 
 
 # --- union-find ----------------------------------------------------------------------------
-def _height(sets, element):
+def _walk(sets, element):
+    """(root, height) by following parents, without find's compression."""
     steps = 0
     while sets.parent[element] != element:
         element, steps = sets.parent[element], steps + 1
-    return steps
+    return element, steps
 
 
 @given(
@@ -237,12 +238,14 @@ def test_union_find_equals_networkx_components(n, pairs):
 @given(pairs=st.lists(st.tuples(st.integers(0, 31), st.integers(0, 31)), max_size=60))
 def test_union_by_rank_keeps_trees_logarithmic(pairs):
     sets = UnionFind(range(32))
+    # the tail joins singletons to a big set one by one: the case rank is for
     for a, b in [*pairs, *((i, 0) for i in range(1, 32))]:
         sets.union(a, b)
-        sizes = Counter(sets.find(x) for x in range(32))
-        for x in range(32):
-            bound = math.floor(math.log2(sizes[sets.find(x)]))
-            assert _height(sets, x) <= bound, f"tree deeper than log2(size) = {bound}"
+        walks = {x: _walk(sets, x) for x in range(32)}  # no find: it would flatten
+        sizes = Counter(root for root, _ in walks.values())
+        for x, (root, height) in walks.items():
+            bound = math.floor(math.log2(sizes[root]))
+            assert height <= bound, f"{x} is {height} deep in a set of {sizes[root]}"
 
 
 def test_find_points_the_whole_path_at_the_root():
