@@ -9,7 +9,6 @@ a brute-force count, the other algorithm) carries the check's verdict too.
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 import numpy as np
@@ -24,9 +23,11 @@ from labs.algorithms import (
     union_find,
 )
 from labs.algorithms.catalogue import Catalogue
+from labs.algorithms.complexity import seconds_per_call
 from labs.algorithms.shop import Shop
 
 HOUR_US = 3_600_000_000
+LARGE_BATCH = 8_192  # rows per call when timing the cost per row
 # The kit's own pipeline: each step and the steps it needs first.
 PIPELINE = {
     "generate_shopstream": [],
@@ -84,25 +85,20 @@ def busiest_hour(shop: Shop) -> dict[str, Any]:
 def batch_size_search(rows: int, seed: int = 0) -> dict[str, Any]:
     """The smallest batch that scores ``rows`` rows within 25% of the ideal time.
 
-    Measures a numpy logistic scorer (16 features) per call at batch 1 and at
-    65,536 to get the overhead per call and the cost per row, then searches
-    the answer with ``smallest_batch_within`` and counts the questions asked.
+    Times a numpy logistic scorer (16 features) per call at batch 1 and at
+    8,192 (medians of 7 samples of 4 ms or more) to get the overhead per call
+    and the cost per row, then searches the answer with ``smallest_passing``
+    and counts the questions asked.
     """
     rng = np.random.default_rng(seed)
-    x, w = rng.random((65_536, 16)), rng.random(16)
+    x, w = rng.random((LARGE_BATCH, 16)), rng.random(16)
 
-    def per_call(batch: int) -> float:
-        block = x[:batch]
-        samples = []
-        for _ in range(5):
-            start = time.perf_counter()
-            for _ in range(max(1, 20_000 // batch)):
-                1.0 / (1.0 + np.exp(-(block @ w)))
-            samples.append((time.perf_counter() - start) / max(1, 20_000 // batch))
-        return float(np.median(samples))
+    def score(block: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-(block @ w)))
 
-    one, big = per_call(1), per_call(65_536)
-    per_row = max((big - one) / 65_535, 1e-12)
+    one = seconds_per_call(score, x[:1], repeats=7)
+    large = seconds_per_call(score, x, repeats=7)
+    per_row = max((large - one) / (LARGE_BATCH - 1), 1e-12)
     overhead = max(one - per_row, 1e-12)
     budget = 1.25 * rows * per_row  # 25% above scoring with no overhead at all
     asked = []
