@@ -75,7 +75,7 @@ def figures(tmp_path_factory):
     return results.figures
 
 
-@pytest.mark.slow
+@pytest.mark.extended
 def test_every_figure_comes_from_the_run_and_every_answer_computes(figures):
     for q in QUESTIONS:
         values = {}
