@@ -1,8 +1,9 @@
 """The differentiable operations, each a ``Function`` with a forward and a backward.
 
-``forward`` computes the value on numpy arrays (milestone m1); ``backward``
-turns ∂L/∂output into ∂L/∂input for each input (milestone m2), using what
-``Function.apply`` recorded: ``self.inputs`` and ``self.output``.
+``forward`` computes the value on numpy arrays; ``backward`` turns
+∂L/∂output into ∂L/∂input for each input, using what ``Function.apply``
+recorded: ``self.inputs`` and ``self.output``. Both are milestone m1; the
+engine that chains the backwards through a graph (``tensor.py``) is m2.
 
 The chain rule, one local derivative at a time. For an elementwise
 ``y = f(a, b)``, ∂L/∂a = ∂L/∂y · ∂y/∂a, elementwise. A backward may return
@@ -34,7 +35,7 @@ class Add(tensor.Function):
         # END SOLUTION
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # BEGIN SOLUTION m2: ∂(a+b)/∂a = ∂(a+b)/∂b = 1
+        # BEGIN SOLUTION m1: ∂(a+b)/∂a = ∂(a+b)/∂b = 1
         return grad, grad
         # END SOLUTION
 
@@ -48,7 +49,7 @@ class Sub(tensor.Function):
         # END SOLUTION
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # BEGIN SOLUTION m2: ∂(a-b)/∂a = 1, ∂(a-b)/∂b = -1
+        # BEGIN SOLUTION m1: ∂(a-b)/∂a = 1, ∂(a-b)/∂b = -1
         return grad, -grad
         # END SOLUTION
 
@@ -62,7 +63,7 @@ class Mul(tensor.Function):
         # END SOLUTION
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # BEGIN SOLUTION m2: ∂(ab)/∂a = b, ∂(ab)/∂b = a
+        # BEGIN SOLUTION m1: ∂(ab)/∂a = b, ∂(ab)/∂b = a
         a, b = self.inputs
         return grad * b, grad * a  # (*S) each; the engine unbroadcasts
         # END SOLUTION
@@ -77,7 +78,7 @@ class Div(tensor.Function):
         # END SOLUTION
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # BEGIN SOLUTION m2: ∂(a/b)/∂a = 1/b, ∂(a/b)/∂b = -a/b²
+        # BEGIN SOLUTION m1: ∂(a/b)/∂a = 1/b, ∂(a/b)/∂b = -a/b²
         a, b = self.inputs
         return grad / b, -grad * a / (b * b)
         # END SOLUTION
@@ -92,7 +93,7 @@ class Neg(tensor.Function):
         # END SOLUTION
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray]:
-        # BEGIN SOLUTION m2: ∂(-a)/∂a = -1
+        # BEGIN SOLUTION m1: ∂(-a)/∂a = -1
         return (-grad,)
         # END SOLUTION
 
@@ -109,7 +110,7 @@ class Pow(tensor.Function):
         # END SOLUTION
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray]:
-        # BEGIN SOLUTION m2: ∂(a^p)/∂a = p·a^(p-1)
+        # BEGIN SOLUTION m1: ∂(a^p)/∂a = p·a^(p-1)
         (a,) = self.inputs
         return (grad * self.exponent * a ** (self.exponent - 1),)
         # END SOLUTION
@@ -124,7 +125,7 @@ class Exp(tensor.Function):
         # END SOLUTION
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray]:
-        # BEGIN SOLUTION m2: ∂e^a/∂a = e^a, which is the output already computed
+        # BEGIN SOLUTION m1: ∂e^a/∂a = e^a, which is the output already computed
         return (grad * self.output,)
         # END SOLUTION
 
@@ -138,7 +139,7 @@ class Log(tensor.Function):
         # END SOLUTION
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray]:
-        # BEGIN SOLUTION m2: ∂log(a)/∂a = 1/a
+        # BEGIN SOLUTION m1: ∂log(a)/∂a = 1/a
         (a,) = self.inputs
         return (grad / a,)
         # END SOLUTION
@@ -153,7 +154,7 @@ class Tanh(tensor.Function):
         # END SOLUTION
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray]:
-        # BEGIN SOLUTION m2: ∂tanh(a)/∂a = 1 - tanh(a)², from the saved output
+        # BEGIN SOLUTION m1: ∂tanh(a)/∂a = 1 - tanh(a)², from the saved output
         return (grad * (1.0 - self.output**2),)
         # END SOLUTION
 
@@ -167,7 +168,7 @@ class ReLU(tensor.Function):
         # END SOLUTION
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray]:
-        # BEGIN SOLUTION m2: the gradient passes where a > 0 and is 0 elsewhere (0 at a = 0, as PyTorch)
+        # BEGIN SOLUTION m1: the gradient passes where a > 0 and is 0 elsewhere (0 at a = 0, as PyTorch)
         (a,) = self.inputs
         return (grad * (a > 0),)
         # END SOLUTION
@@ -182,7 +183,7 @@ class MatMul(tensor.Function):
         # END SOLUTION
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # BEGIN SOLUTION m2: ∂L/∂a = grad @ bᵀ and ∂L/∂b = aᵀ @ grad (transposing the last two axes)
+        # BEGIN SOLUTION m1: ∂L/∂a = grad @ bᵀ and ∂L/∂b = aᵀ @ grad (transposing the last two axes)
         a, b = self.inputs
         grad_a = grad @ _swap_last(b)  # (..., n, m) @ (..., m, k) -> (..., n, k)
         grad_b = _swap_last(a) @ grad  # (..., k, n) @ (..., n, m) -> (..., k, m)
@@ -202,7 +203,7 @@ class Sum(tensor.Function):
         # END SOLUTION
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray]:
-        # BEGIN SOLUTION m2: every summed element gets the output's gradient: restore the summed axes and broadcast
+        # BEGIN SOLUTION m1: every summed element gets the output's gradient: restore the summed axes and broadcast
         (a,) = self.inputs
         if not self.keepdims:
             grad = np.expand_dims(grad, self.axes)  # size-1 axes where the sum was
@@ -222,7 +223,7 @@ class Reshape(tensor.Function):
         # END SOLUTION
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray]:
-        # BEGIN SOLUTION m2: reshape the gradient back to the input's shape
+        # BEGIN SOLUTION m1: reshape the gradient back to the input's shape
         (a,) = self.inputs
         return (grad.reshape(a.shape),)
         # END SOLUTION
@@ -240,6 +241,6 @@ class Transpose(tensor.Function):
         # END SOLUTION
 
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray]:
-        # BEGIN SOLUTION m2: apply the inverse permutation (np.argsort of self.axes)
+        # BEGIN SOLUTION m1: apply the inverse permutation (np.argsort of self.axes)
         return (grad.transpose(np.argsort(self.axes)),)
         # END SOLUTION

@@ -125,7 +125,11 @@ class MultiHeadAttention(nn.Module):
 
 
 class MLP(nn.Module):
-    """Position-wise feed-forward: ``Linear(C, 4C) → GELU → Linear(4C, C)``."""
+    """Position-wise feed-forward: ``Linear(C, 4C) → GELU → Linear(4C, C)``.
+
+    The GELU is the exact one, ``x·Φ(x)`` with the normal CDF (``nn.GELU()``'s
+    default), not GPT-2's tanh approximation.
+    """
 
     def __init__(self, n_embd: int):
         super().__init__()

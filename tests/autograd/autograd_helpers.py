@@ -107,3 +107,49 @@ def assert_grads_close(
         np.testing.assert_allclose(
             g, w, rtol=rtol, atol=atol * scale, err_msg=f"gradient of input {i}"
         )
+
+
+def sum_to_shape(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A gradient in a broadcast shape summed back to ``shape`` (the test's own copy).
+
+    An op's ``backward`` may return its gradients in the output's broadcast
+    shape; the engine (m2) reduces them. The m1 tests reduce them here, so an
+    op's backward is checked without the candidate's engine.
+    """
+    grad = np.asarray(grad, dtype=np.float64)
+    assert grad.ndim >= len(shape), (
+        f"a backward returned a gradient of shape {grad.shape} for an input of "
+        f"shape {shape}: broadcasting never removes axes."
+    )
+    grad = grad.sum(axis=tuple(range(grad.ndim - len(shape))))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    grad = grad.sum(axis=stretched, keepdims=True) if stretched else grad
+    assert grad.shape == shape, (
+        f"a backward returned a gradient that reduces to shape {grad.shape}, "
+        f"not the input's shape {shape}."
+    )
+    return grad
+
+
+def local_gradients(
+    f: Callable[..., Any], inputs: Sequence[np.ndarray], cotangent: np.ndarray
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """One operation's value and its ``backward(cotangent)``, without the engine.
+
+    ``f`` applies a single operation to its arguments (``a * b``, ``x.exp()``,
+    ``x.sum(axis=1)``). Only that op's ``Function.backward`` runs, so this
+    checks m1's local derivatives on their own; each gradient is summed back
+    to its input's shape by :func:`sum_to_shape`.
+    """
+    leaves = [Tensor(np.array(x), requires_grad=True) for x in inputs]
+    out = f(*leaves)
+    assert out._ctx is not None, "the operation recorded no Function"
+    assert all(p is leaf for p, leaf in zip(out._ctx.parents, leaves, strict=True))
+    grads = out._ctx.backward(np.array(cotangent, dtype=np.float64))
+    assert len(grads) == len(inputs), (
+        f"{type(out._ctx).__name__}.backward returned {len(grads)} gradients for "
+        f"{len(inputs)} inputs; return one per input, in order."
+    )
+    return out.data, [
+        sum_to_shape(g, np.shape(x)) for g, x in zip(grads, inputs, strict=True)
+    ]

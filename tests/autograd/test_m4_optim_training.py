@@ -7,7 +7,16 @@ from autograd_helpers import examples
 from hypothesis import given
 from hypothesis import strategies as st
 
-from labs.autograd import MLP, SGD, Adam, Tensor, TrainConfig, load_digits_data, train
+from labs.autograd import (
+    MLP,
+    SGD,
+    Adam,
+    Module,
+    Tensor,
+    TrainConfig,
+    load_digits_data,
+    train,
+)
 from labs.autograd.train import train_epoch
 
 STEPS = 6
@@ -117,6 +126,92 @@ def test_parameters_without_a_gradient_are_left_alone(kind):
             np.testing.assert_allclose(
                 p.data, t.detach().numpy(), rtol=1e-10, atol=1e-12
             )
+
+
+class _Watched(Module):
+    """The model, recording every batch it is called on."""
+
+    def __init__(self, model: MLP):
+        self.model = model
+        self.batches: list[np.ndarray] = []
+
+    def forward(self, x: Tensor) -> Tensor:
+        self.batches.append(x.data.copy())
+        return self.model(x)
+
+
+class _CheckedSGD(SGD):
+    """Plain SGD that first checks each step's gradients against torch.
+
+    At every step the gradients must be those of the mean cross-entropy of the
+    batch the model last saw, and of that batch only: a loop that forgets
+    ``zero_grad`` (gradients pile up), zeroes them after ``backward`` or steps
+    before ``backward`` hands the optimiser something else.
+    """
+
+    def __init__(self, watched: _Watched, labels: dict[bytes, int]):
+        super().__init__(watched.parameters(), lr=0.05)
+        self.watched, self.labels = watched, labels
+        self.losses: list[float] = []
+
+    def step(self) -> None:
+        batch = self.watched.batches[-1]  # (B, D)
+        targets = torch.tensor([self.labels[row.tobytes()] for row in batch])
+        (w1, b1, w2, b2) = (
+            torch.tensor(p.data, requires_grad=True) for p in self.params
+        )
+        hidden = torch.relu(torch.from_numpy(batch) @ w1 + b1)
+        loss = torch.nn.functional.cross_entropy(hidden @ w2 + b2, targets)
+        loss.backward()
+        self.losses.append(loss.item())
+        for i, (p, t) in enumerate(zip(self.params, (w1, b1, w2, b2), strict=True)):
+            assert p.grad is not None, (
+                f"step {len(self.losses)}: parameter {i} has no gradient when "
+                "optimizer.step() runs; call loss.backward() before step()."
+            )
+            np.testing.assert_allclose(
+                p.grad,
+                t.grad.numpy(),
+                rtol=1e-9,
+                atol=1e-12,
+                err_msg=(
+                    f"step {len(self.losses)}: parameter {i}'s gradient is not the "
+                    "gradient of this batch's loss alone (zero_grad before backward?)"
+                ),
+            )
+        super().step()
+
+
+def _watched_epoch(seed: int, n: int = 50, batch_size: int = 16):
+    rng = np.random.default_rng(100)
+    x = rng.normal(size=(n, 6))
+    y = rng.integers(0, 3, size=n)
+    watched = _Watched(MLP((6, 5, 3), seed=1))
+    optimizer = _CheckedSGD(
+        watched, {row.tobytes(): int(t) for row, t in zip(x, y, strict=True)}
+    )
+    losses = train_epoch(
+        watched, optimizer, x, y, batch_size, np.random.default_rng(seed)
+    )
+    rows = {row.tobytes(): i for i, row in enumerate(x)}
+    order = [rows[row.tobytes()] for batch in watched.batches for row in batch]
+    return losses, optimizer, watched, order
+
+
+def test_an_epoch_steps_once_per_shuffled_minibatch_on_fresh_gradients():
+    losses, optimizer, watched, order = _watched_epoch(seed=0)
+    sizes = [len(b) for b in watched.batches]
+    assert sizes == [16, 16, 16, 2], (
+        f"50 rows in batches of 16 are batches of {[16, 16, 16, 2]}, got {sizes}"
+    )
+    assert len(optimizer.losses) == 4, "one optimizer.step() per minibatch"
+    assert sorted(order) == list(range(50)), "every row exactly once per epoch"
+    assert order != list(range(50)), "the rows were not shuffled"
+    np.testing.assert_allclose(losses, optimizer.losses, rtol=1e-9)
+    assert all(isinstance(loss, float) for loss in losses), "collect loss.item()"
+    # the order comes from the rng passed in: the same seed repeats it
+    assert _watched_epoch(seed=0)[3] == order
+    assert _watched_epoch(seed=1)[3] != order
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """m5: the gradient checker: central differences agree with torch and catch wrong backwards."""
 
 import numpy as np
+import pytest
 from autograd_helpers import examples, graphs, theirs
 from hypothesis import given
 
@@ -31,6 +32,33 @@ def test_numerical_gradient_covers_every_input_and_changes_none():
     np.testing.assert_allclose(
         grads[1], (prod * a).sum(axis=1, keepdims=True), rtol=1e-6
     )
+
+
+def test_numerical_gradient_moves_one_element_at_a_time_and_puts_it_back():
+    # Every evaluation of f must see the point asked for with exactly one
+    # element moved by ±ε. For (Σa + Σb)², a quadratic, central differences are
+    # exact, so an element left displaced shows up in every later gradient.
+    a, b = np.array([[0.5, -1.0], [2.0, 0.25]]), np.array([1.5, -0.5])
+    eps = 1e-2
+    seen = []
+
+    def f(s, t):
+        seen.append(np.concatenate([s.data.ravel(), t.data.ravel()]))
+        return (s.sum() + t.sum()) ** 2
+
+    grads = numerical_gradient(f, [a, b], eps=eps)
+    point = np.concatenate([a.ravel(), b.ravel()])
+    assert len(seen) == 2 * point.size, "two evaluations of f per element"
+    for call, evaluated in enumerate(seen):
+        moved = np.flatnonzero(evaluated != point)
+        assert len(moved) == 1, (
+            f"evaluation {call} moved elements {moved.tolist()} of the point; "
+            "move one element at a time and restore it afterwards"
+        )
+        assert abs(evaluated[moved[0]] - point[moved[0]]) == pytest.approx(eps)
+    total = 2 * (a.sum() + b.sum())
+    np.testing.assert_allclose(grads[0], np.full(a.shape, total), rtol=1e-9)
+    np.testing.assert_allclose(grads[1], np.full(b.shape, total), rtol=1e-9)
 
 
 @given(graphs(ops=SMOOTH_OPS, max_steps=4))
@@ -135,3 +163,35 @@ def test_numerical_gradient_of_a_reduction_matches_backward():
     (leaf.sum(axis=0) * 2.0).sum().backward()
     (grad,) = numerical_gradient(lambda t: (t.sum(axis=0) * 2.0).sum(), [leaf.data])
     np.testing.assert_allclose(grad, leaf.grad, rtol=1e-8)
+
+
+class ScaledBackward(Function):
+    """The identity, whose backward is ``factor`` times too large."""
+
+    def __init__(self, factor):
+        self.factor = factor
+
+    def forward(self, a):
+        return a.copy()
+
+    def backward(self, grad):
+        return (grad * self.factor,)
+
+
+def test_gradcheck_tolerance_is_relative_to_the_reference():
+    # The reference gradient is 2 everywhere; the engine's is 2·factor. With
+    # rtol = 0.5 an element passes when |2·factor − 2| ≤ 0.5·2 = 1: the
+    # reference, not the engine under test, sets the scale.
+    x = np.array([0.3, -0.7])
+    for factor, passes in ((1.45, True), (1.55, False), (0.55, True), (0.45, False)):
+        result = gradcheck(
+            lambda a, k=factor: (ScaledBackward.apply(a, factor=k) * 2.0).sum(),
+            [x],
+            atol=0.0,
+            rtol=0.5,
+        )
+        assert result.ok is passes, (
+            f"engine gradient {2 * factor:g} against reference 2 with rtol=0.5: "
+            f"ok should be {passes}; the tolerance is atol + rtol·|reference|"
+        )
+        assert result.max_abs_err == pytest.approx(abs(2 * factor - 2), rel=1e-6)

@@ -78,7 +78,10 @@ def test_causal_mask_aligns_queries_with_the_newest_keys(t_q, extra):
     for i in range(t_q):
         position = i + t_k - t_q  # the query's absolute position
         for j in range(t_k):
-            assert bool(mask[i, j]) == (j <= position), (i, j)
+            assert bool(mask[i, j]) == (j <= position), (
+                f"causal_mask({t_q}, {t_k})[{i}, {j}] should be {j <= position}: "
+                f"query {i} sits at position {position} and sees keys j <= {position}"
+            )
 
 
 def test_fewer_queries_than_keys_matches_explicit_mask():

@@ -38,14 +38,21 @@ def test_batches_are_windows_and_targets_are_shifted_by_one(seed, B, T):
     for b in range(B):
         s = int(starts[b])
         assert 0 <= s <= len(ids) - T - 1
-        assert torch.equal(x[b], ids[s : s + T])
-        assert torch.equal(y[b], ids[s + 1 : s + T + 1])
+        assert torch.equal(x[b], ids[s : s + T]), f"x[{b}] is not a window of ids"
+        assert torch.equal(y[b], ids[s + 1 : s + T + 1]), (
+            f"y[{b}] is not x[{b}]'s window shifted one token to the right"
+        )
 
 
 def test_batches_cover_the_whole_text():
     ids = torch.arange(50)
     x, _ = get_batch(ids, 2000, 8, torch.Generator().manual_seed(0))
-    assert set(x[:, 0].tolist()) == set(range(50 - 8))
+    missing = set(range(50 - 8)) - set(x[:, 0].tolist())
+    extra = set(x[:, 0].tolist()) - set(range(50 - 8))
+    assert not missing and not extra, (
+        f"2,000 windows of 8 over 50 tokens should start at every s in [0, 42): "
+        f"never started at {sorted(missing)}, started out of range at {sorted(extra)}"
+    )
 
 
 @given(
@@ -140,6 +147,85 @@ def test_train_step_reports_the_pre_clip_gradient_norm(tiny_config):
     assert any(
         not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True)
     )
+
+
+@pytest.mark.parametrize("grad_clip", [1e-3, 0.0])
+def test_train_step_zeroes_backprops_clips_then_steps(tiny_config, grad_clip):
+    # Oracle: a twin trained by hand with torch's own clip_grad_norm_, two steps
+    # on two different batches, so gradients left from step 1 would show in step 2.
+    torch.manual_seed(0)
+    model = GPT(tiny_config).double()
+    twin = GPT(tiny_config).double()
+    twin.load_state_dict(model.state_dict())
+    config = TrainConfig(learning_rate=1e-2)
+    optimizer, twin_optimizer = (
+        make_optimizer(model, config),
+        make_optimizer(twin, config),
+    )
+    g = torch.Generator().manual_seed(1)
+    for step in range(2):
+        x = torch.randint(0, tiny_config.vocab_size, (4, 16), generator=g)
+        y = torch.randint(0, tiny_config.vocab_size, (4, 16), generator=g)
+        loss, grad_norm = train_step(model, optimizer, x, y, grad_clip=grad_clip)
+        twin_optimizer.zero_grad()
+        _, twin_loss = twin(x, y)
+        twin_loss.backward()
+        if grad_clip > 0:
+            norm = torch.nn.utils.clip_grad_norm_(twin.parameters(), grad_clip)
+        else:
+            norm = torch.linalg.vector_norm(
+                torch.stack([p.grad.norm() for p in twin.parameters()])
+            )
+        twin_optimizer.step()
+        assert loss == pytest.approx(twin_loss.item(), rel=1e-9), f"step {step}"
+        assert grad_norm == pytest.approx(norm.item(), rel=1e-9), (
+            f"step {step}: the norm returned is not the global norm of this "
+            "batch's gradients before clipping (were the old gradients zeroed?)"
+        )
+        for (name, p), q in zip(
+            model.named_parameters(), twin.parameters(), strict=True
+        ):
+            torch.testing.assert_close(
+                p, q, msg=lambda m, n=name, s=step: f"step {s}, {n}: {m}"
+            )
+
+
+class _ConcatLayerCache:
+    """A KV cache by concatenation: enough to feed GPT.forward a prefix in m3."""
+
+    def __init__(self) -> None:
+        self.k: torch.Tensor | None = None
+        self.v: torch.Tensor | None = None
+        self.length = 0
+
+    def append(self, k, v):
+        self.k = k if self.k is None else torch.cat([self.k, k], dim=2)
+        self.v = v if self.v is None else torch.cat([self.v, v], dim=2)
+        self.length += k.shape[2]
+        return self.k, self.v
+
+
+class _ConcatCache:
+    def __init__(self, n_layer: int) -> None:
+        self.layers = [_ConcatLayerCache() for _ in range(n_layer)]
+
+    @property
+    def length(self) -> int:
+        return self.layers[0].length
+
+
+def test_forward_with_a_cache_continues_at_the_cached_position(tiny_config):
+    # With a cache, idx holds only the new tokens: they sit at positions
+    # cache.length, ... (the given `pos`), and each block reads its own cache.
+    torch.manual_seed(0)
+    model = GPT(tiny_config).double().eval()
+    idx = torch.randint(0, tiny_config.vocab_size, (2, 10))
+    full, _ = model(idx)
+    cache = _ConcatCache(tiny_config.n_layer)
+    first, _ = model(idx[:, :6], cache=cache)
+    rest, _ = model(idx[:, 6:], cache=cache)
+    torch.testing.assert_close(torch.cat([first, rest], dim=1), full)
+    assert cache.length == 10
 
 
 def test_overfits_one_batch_to_near_zero_loss(tiny_config):

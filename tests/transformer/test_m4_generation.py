@@ -89,8 +89,12 @@ def test_layer_cache_appends_and_returns_the_whole_prefix():
     values = [torch.randn(2, 3, t, 4) for t in (4, 1, 3)]
     for i in range(3):
         k_all, v_all = cache.append(chunks[i], values[i])
-        assert torch.equal(k_all, torch.cat(chunks[: i + 1], dim=2))
-        assert torch.equal(v_all, torch.cat(values[: i + 1], dim=2))
+        assert torch.equal(k_all, torch.cat(chunks[: i + 1], dim=2)), (
+            f"append {i}: the keys returned are not every key appended so far, in order"
+        )
+        assert torch.equal(v_all, torch.cat(values[: i + 1], dim=2)), (
+            f"append {i}: the values returned are not every value appended so far"
+        )
     assert cache.length == 8
     with pytest.raises(ValueError, match="do not fit"):
         cache.append(torch.randn(2, 3, 3, 4), torch.randn(2, 3, 3, 4))
