@@ -121,12 +121,17 @@ class SqliteOnlineStore(OnlineStore):
             f"({table}.event_ts, {table}.created_ts)"
         )
         before = conn.total_changes
+        # One transaction: the batch lands whole or not at all.
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.executemany(sql, rows)
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # Some errors make SQLite roll back by itself; a second ROLLBACK
+            # would then fail and hide the real error. Without a rollback at
+            # all, the open transaction would keep the lock from every writer.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         return conn.total_changes - before
         # END SOLUTION
