@@ -10,6 +10,12 @@ Measures, in this process with ``time.perf_counter``:
   cold calls, each on a freshly opened store (reading the feature Parquet and
   sorting it included). ``pit_join_warm_rows_per_s``: the same with each
   view's as-of index already in memory.
+- ``build_index_ms`` and ``as_of_lookup_ms``: m3's two steps alone on the
+  largest view, median of 3, each on its input in two orders: the feature
+  rows as the store writes them and shuffled; the same entity rows sorted by
+  (entity, time) and in random order. They show what m3's optional
+  speed-ups buy: a lookup that sorts its queries first costs about the same
+  in either order, one that does not is slower on random order.
 - ``materialize_rows_per_s``: a full materialisation into SQLite (the
   default): online rows written per second, end to end (the DuckDB query
   that picks each entity's latest row, then the upserts);
@@ -28,14 +34,28 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
 from common.results import Results
+from common.timing import time_calls
 from infra.redis_server import start_redis
 from labs.feature_store import measure
 from labs.feature_store.build import build_store
+from labs.feature_store.feature_files import feature_path
 from labs.feature_store.online_store import open_online_store
+from labs.feature_store.pit_join import (
+    FeatureRows,
+    as_of_lookup,
+    build_index,
+    entity_times,
+    load_feature_rows,
+)
 from labs.feature_store.store import FeatureStore
 
 log = logging.getLogger(__name__)
@@ -95,6 +115,58 @@ def _pit(results: Results, store: FeatureStore) -> None:
     results.add("pit_join_warm", warm)
     results.add("pit_join_rows_per_s", round(cold["rows_per_s"]))
     results.add("pit_join_warm_rows_per_s", round(warm["rows_per_s"]))
+    _pit_steps(results, store, entity_df)
+
+
+def _pit_steps(results: Results, store: FeatureStore, entity_df: pd.DataFrame) -> None:
+    """``build_index`` and ``as_of_lookup`` alone, each on its input in two orders."""
+    paths = {name: feature_path(store.root, name) for name in store.views}
+    sizes = {
+        name: pq.ParquetFile(path).metadata.num_rows for name, path in paths.items()
+    }
+    view = store.views[max(sizes, key=sizes.__getitem__)]
+    rows = load_feature_rows(paths[view.name], view.entity, view.feature_names)
+    shuffle = np.random.default_rng(3).permutation(len(rows.ts_us))
+    shuffled = FeatureRows(
+        rows.key.iloc[shuffle].reset_index(drop=True),
+        rows.ts_us[shuffle],
+        rows.created_us[shuffle],
+        rows.values[shuffle],
+        rows.features,
+    )
+    index = build_index(rows)
+    keys = store.with_keys(entity_df, [view.name])[view.entity].reset_index(drop=True)
+    times = entity_times(entity_df)
+    by_entity = np.lexsort((times, keys.to_numpy()))
+    sorted_keys = keys.iloc[by_entity].reset_index(drop=True)
+
+    def median_ms(fn: Callable[[], object]) -> float:
+        return round(float(np.median(time_calls(fn, n=3, warmup=1))) * 1e3, 1)
+
+    build = {
+        "as_stored": median_ms(lambda: build_index(rows)),
+        "shuffled": median_ms(lambda: build_index(shuffled)),
+    }
+    lookup = {
+        "sorted_queries": median_ms(
+            lambda: as_of_lookup(index, sorted_keys, times[by_entity], view.ttl_us)
+        ),
+        "random_queries": median_ms(
+            lambda: as_of_lookup(index, keys, times, view.ttl_us)
+        ),
+    }
+    results.add("pit_steps_view", {"view": view.name, "feature_rows": sizes[view.name]})
+    results.add("build_index_ms", build)
+    results.add("as_of_lookup_ms", lookup)
+    results.table(
+        [{"step": "build_index", "input": k, "median ms": v} for k, v in build.items()]
+        + [
+            {"step": f"as_of_lookup ({len(keys):,} rows)", "input": k, "median ms": v}
+            for k, v in lookup.items()
+        ],
+        title=f"m3's steps alone on {view.name} ({sizes[view.name]:,} feature rows): "
+        "what the optional speed-ups buy",
+    )
 
 
 def _materialize(

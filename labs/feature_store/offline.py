@@ -110,7 +110,8 @@ def quarantine_reasons(batch: pd.DataFrame, stored_ids: np.ndarray) -> np.ndarra
     5. ``duplicate_impression_id``: the id is in ``stored_ids``, or another
        row of the batch that passed rules 1–4 has it with an earlier
        ``created_timestamp`` (the first delivery is the real one; on an exact
-       tie, the earlier row in the batch).
+       tie, the row earlier in the batch: row order, not the ``position``
+       column).
 
     Args:
         batch: the output of :func:`coerce_batch` (nullable integer columns,

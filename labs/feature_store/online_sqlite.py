@@ -121,12 +121,17 @@ class SqliteOnlineStore(OnlineStore):
             f"({table}.event_ts, {table}.created_ts)"
         )
         before = conn.total_changes
+        # One transaction: the batch lands whole or not at all.
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.executemany(sql, rows)
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # Some errors make SQLite roll back by itself; a second ROLLBACK
+            # would then fail and hide the real error. Without a rollback at
+            # all, the open transaction would keep the lock from every writer.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         return conn.total_changes - before
         # END SOLUTION
@@ -152,9 +157,8 @@ class SqliteOnlineStore(OnlineStore):
             sql = f"{select} WHERE entity_key IN ({','.join('?' * len(chunk))})"
             found_rows.update((row[0], row) for row in conn.execute(sql, chunk))
         absent = (None, 0, *([None] * len(features)))  # a missing key's row
-        rows = [
-            found_rows.get(key, absent) for key in keys
-        ]  # request order, repeats too
+        # In request order, repeats too: the IN list returns rows in key order.
+        rows = [found_rows.get(key, absent) for key in keys]
         return OnlineRead(
             found=np.array([row is not absent for row in rows], dtype=bool),
             event_us=np.array([row[1] for row in rows], dtype=np.int64),

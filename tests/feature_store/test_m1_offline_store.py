@@ -132,6 +132,36 @@ def test_missing_columns_are_named(tiny, tmp_path):
         OfflineStore(tmp_path).ingest(raw)
 
 
+def test_an_exact_tie_keeps_the_earlier_row_not_the_smaller_position(tmp_path):
+    """Two deliveries of one id with the same created time: the first row is real.
+
+    "First" is row order in the batch. The ``position`` column (the slot on
+    the page) has nothing to do with it: here the later row has the smaller
+    position, so sorting by that column keeps the wrong delivery.
+    """
+    t = utc("2024-03-04 12:00")
+    raw = pd.DataFrame(
+        {
+            "impression_id": [7, 7, 8],
+            "request_id": [1, 1, 2],
+            "user_id": [10, 20, 30],
+            "item_id": [1, 2, 3],
+            "position": [5, 2, 0],
+            "event_timestamp": [t] * 3,
+            "created_timestamp": [t + pd.Timedelta(seconds=1)] * 3,
+            "clicked": [0, 1, 0],
+        }
+    )
+    batch, _ = coerce_batch(raw)
+    reasons = quarantine_reasons(batch, np.empty(0, dtype=np.int64))
+    assert list(reasons) == [None, "duplicate_impression_id", None]
+    offline = OfflineStore(tmp_path)
+    offline.ingest(raw)
+    kept = offline.read_impressions()
+    assert kept.set_index("impression_id").loc[7, "user_id"] == 10  # row 0, not row 1
+    assert offline.read_quarantine()["user_id"].tolist() == [20]
+
+
 # --- property test: the validator against a row-by-row oracle -------------------
 T0 = utc("2024-03-04 12:00")
 rows_strategy = st.lists(

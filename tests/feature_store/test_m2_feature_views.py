@@ -55,16 +55,65 @@ def test_windowed_sum_matches_brute_force(rows, queries, window):
         )
 
 
+@given(
+    rows=rows_strategy,
+    queries=queries_strategy,
+    window=st.integers(1, 6),
+    weights=st.lists(st.sampled_from([0.1, 0.2, 0.7, 1.3]), min_size=30, max_size=30),
+)
+def test_windowed_sum_of_floats_matches_brute_force(rows, queries, window, weights):
+    """Float values: close to the loop, and exactly 0.0 where the window is empty."""
+    key = np.array([r[0] for r in rows], dtype=object)
+    event = np.array([r[1] for r in rows], dtype=np.int64)
+    created = event + np.array([r[2] for r in rows], dtype=np.int64)
+    value = np.array(weights[: len(rows)], dtype=np.float64)  # all > 0
+    q_key = np.array([q[0] for q in queries], dtype=object)
+    q_t = np.array([q[1] for q in queries], dtype=np.int64)
+    got = windowed_sum(key, event, created, value, q_key, q_t, window)
+    for i, (k, t) in enumerate(queries):
+        expected = brute_window_sum(key, event, created, value, k, t, window)
+        if expected == 0.0:  # no row in the window: no residue either
+            assert got[i] == 0.0, f"query {k, t}: {got[i]!r} for an empty window"
+        else:
+            np.testing.assert_allclose(got[i], expected, rtol=1e-9, err_msg=(k, t))
+
+
+def test_a_window_emptied_by_expiry_sums_to_exactly_zero():
+    """Running sums of floats leave residue (2.8e-17); an empty window must be 0.0."""
+    rng = np.random.default_rng(0)
+    n = 300
+    key = rng.integers(0, 5, n)
+    event = rng.integers(0, 100, n)
+    created = event + rng.integers(0, 30, n)
+    value = rng.random(n)  # prices, scores: not integers
+    q_key = np.repeat(np.arange(5), 4)
+    q_t = np.tile([50, 105, 120, 300], 5)  # 300: every row has left the window
+    got = windowed_sum(key, event, created, value, q_key, q_t, 10)
+    expected = np.array(
+        [
+            brute_window_sum(key, event, created, value, k, t, 10)
+            for k, t in zip(q_key, q_t, strict=True)
+        ]
+    )
+    empty = expected == 0.0
+    assert empty.sum() >= 5  # the windows at t=300, at least
+    np.testing.assert_array_equal(got[empty], 0.0)
+    np.testing.assert_allclose(got[~empty], expected[~empty], rtol=1e-9)
+
+
 def test_windowed_sum_adds_several_columns_at_once():
     key = np.array([1, 1, 2, 1])
     event = np.array([0, 5, 5, 9])
     created = event + np.array([1, 1, 1, 20])  # the last row arrives after its window
     value = np.column_stack([np.ones(4), [1.0, 0.0, 1.0, 1.0]])
-    q_key, q_t = np.array([1, 1, 1, 2]), np.array([6, 15, 29, 6])
+    q_key, q_t = np.array([1, 1, 1, 1, 2]), np.array([6, 15, 25, 29, 6])
     got = windowed_sum(key, event, created, value, q_key, q_t, 10)
-    # t=6: rows 0, 1. t=15: row 1 (row 3 not arrived). t=29: row 3 arrived, but
-    # its event left the window at 19: it is never counted.
-    np.testing.assert_array_equal(got, [[2.0, 1.0], [1.0, 0.0], [0.0, 0.0], [1.0, 1.0]])
+    # t=6: rows 0, 1. t=15: row 1 (row 3 not arrived). t=25: row 3's event left
+    # the window at 19, before it arrived: never added, so never subtracted.
+    # t=29: row 3 arrived, too late to count.
+    np.testing.assert_array_equal(
+        got, [[2.0, 1.0], [1.0, 0.0], [0.0, 0.0], [0.0, 0.0], [1.0, 1.0]]
+    )
 
 
 def test_a_late_click_is_invisible_until_it_arrives():

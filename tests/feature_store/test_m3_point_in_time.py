@@ -59,6 +59,25 @@ def test_as_of_lookup_matches_brute_force(as_text, rows, qs, ttl):
         np.testing.assert_array_equal(got[i], expected, err_msg=f"query {k, t}")
 
 
+def test_sorted_rows_with_an_exact_tie_take_the_larger_created():
+    """Rows already in (entity, time) order, as the store writes them, with a tie.
+
+    A recomputed row (same entity and time, created later) may come first in
+    the source; it still wins. Sorted input is no licence to skip the tie-break.
+    """
+    rows = FeatureRows(
+        pd.Series([1, 1, 1, 2], dtype="int64"),
+        np.array([3, 5, 5, 5], dtype=np.int64),
+        np.array([0, 9, 4, 0], dtype=np.int64),  # row 1 is the recomputation
+        np.array([[10.0], [11.0], [12.0], [20.0]]),
+        ("f",),
+    )
+    got = as_of_lookup(
+        build_index(rows), pd.Series([1, 1, 2], dtype="Int64"), np.array([4, 6, 6]), 10
+    )
+    np.testing.assert_array_equal(got[:, 0], [10.0, 11.0, 20.0])
+
+
 def _frame(rows: list[tuple], key: str) -> pd.DataFrame:
     return pd.DataFrame(
         {

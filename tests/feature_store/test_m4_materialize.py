@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import numpy as np
 import pandas as pd
 import pytest
 from fs_helpers import BACKENDS, HOUR_US, from_micros, latest_rows, micros, utc
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from infra.ports import free_port
@@ -56,6 +58,8 @@ def assert_online_equals(
     ),
     bounds=st.tuples(st.integers(0, 8), st.integers(0, 8)).map(sorted),
 )
+# A backfill: the row for an older event was created later; the newer event wins.
+@example(rows=[(1, 5, 0), (1, 3, 2)], bounds=[0, 8])
 def test_latest_per_entity_matches_brute_force(rows, bounds):
     frame = pd.DataFrame(
         {
@@ -167,6 +171,153 @@ def test_event_time_wins(kind, tmp_path, request):
         assert list(online.scan("v").keys) == ["a", "b", "c"]
     finally:
         online.teardown()
+
+
+def _fail_writes_of(path, key: str, how: str) -> None:
+    """Make SQLite raise when a row of ``key`` is written to view "v".
+
+    ``RAISE(ABORT)`` undoes the failing statement and leaves the transaction
+    open for the writer to roll back; ``RAISE(ROLLBACK)`` makes SQLite roll the
+    whole transaction back itself, as it does on some I/O errors.
+    """
+    conn = sqlite3.connect(path)
+    try:
+        for op in ("INSERT", "UPDATE"):
+            conn.execute(
+                f'CREATE TRIGGER fail_{op.lower()} BEFORE {op} ON "fs__v" '
+                f"WHEN NEW.entity_key = '{key}' "
+                f"BEGIN SELECT RAISE({how}, 'bad row {key}'); END"
+            )
+        conn.commit()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("how", ["ABORT", "ROLLBACK"])
+def test_a_failed_sqlite_batch_writes_nothing_and_keeps_the_store_usable(tmp_path, how):
+    """One transaction per batch, rolled back on error, and the real error raised.
+
+    Without the transaction the rows before the bad one stay written; without
+    the rollback the open transaction keeps the write lock, and every later
+    writer, in this process or another, waits and fails.
+    """
+    path = tmp_path / "online.db"
+    online = open_online_store("sqlite", path=path)
+    try:
+        assert online.write_batch("v", _batch("a", 1, 1, 1.0)) == 1
+        _fail_writes_of(path, "boom", how)
+        bad = OnlineBatch(
+            ["a", "b", "boom", "c"],
+            np.full(4, T0 + 5 * HOUR_US),
+            np.full(4, T0 + 5 * HOUR_US),
+            np.full((4, 1), 5.0),
+            ("x",),
+        )
+        with pytest.raises(sqlite3.Error, match="bad row boom"):
+            online.write_batch("v", bad)
+        other = sqlite3.connect(path, timeout=0.5, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # waits at most 0.5 s for the lock
+            other.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            pytest.fail(f"the failed batch left the database locked for others: {exc}")
+        finally:
+            other.close()
+        reader = open_online_store("sqlite", path=path)  # sees only what is committed
+        try:
+            scan = reader.scan("v")
+        finally:
+            reader.close()
+        assert list(scan.keys) == ["a"], "a failed batch must write none of its rows"
+        assert scan.event_us[0] == T0 + HOUR_US and scan.values[0, 0] == 1.0
+        good = OnlineBatch(
+            bad.keys[:2], bad.event_us[:2], bad.created_us[:2], bad.values[:2], ("x",)
+        )
+        assert online.write_batch("v", good) == 2  # the store still takes writes
+    finally:
+        online.teardown()
+
+
+@pytest.mark.redis
+def test_redis_never_overwrites_a_row_written_between_read_and_write(
+    redis_url, monkeypatch
+):
+    """Another writer lands a newer row just after this writer has read the old one.
+
+    Compare-and-set done in Python (read, compare, write) then overwrites the
+    newer row with an older one. The comparison has to run on the server,
+    atomically with the write: a Lua script.
+    """
+    import redis
+
+    from labs.feature_store.online_redis import pack_rows
+
+    online = open_online_store("redis", url=redis_url, namespace="race")
+    rival = redis.Redis.from_url(redis_url)
+    keys = ["a", "b"]
+    old = OnlineBatch(keys, [T0, T0], [T0, T0], np.zeros((2, 1)), ("x",))
+    mine = OnlineBatch(
+        keys, np.full(2, T0 + 5 * HOUR_US), np.full(2, T0), np.ones((2, 1)), ("x",)
+    )
+    newer = OnlineBatch(
+        keys,
+        np.full(2, T0 + 9 * HOUR_US),
+        np.full(2, T0),
+        np.full((2, 1), 9.0),
+        ("x",),
+    )
+    old_rows = set(pack_rows(old))
+    state = {"armed": False, "rival_wrote": False}
+    read_response = redis.connection.AbstractConnection.read_response
+
+    def rival_writes_after_a_stale_read(self, *args, **kwargs):
+        reply = read_response(self, *args, **kwargs)
+        seen = reply if isinstance(reply, list) else [reply]
+        if state["armed"] and any(r in old_rows for r in seen if isinstance(r, bytes)):
+            state["armed"] = False  # once, and not for the rival's own reply
+            rival.mset(
+                dict(
+                    zip(
+                        [online.key("v", k) for k in keys],
+                        pack_rows(newer),
+                        strict=True,
+                    )
+                )
+            )
+            state["rival_wrote"] = True
+        return reply
+
+    try:
+        assert online.write_batch("v", old) == 2
+        monkeypatch.setattr(
+            redis.connection.AbstractConnection,
+            "read_response",
+            rival_writes_after_a_stale_read,
+        )
+        state["armed"] = True
+        online.write_batch("v", mine)
+        state["armed"] = False
+        scan = online.scan("v")
+        winner = newer if state["rival_wrote"] else mine
+        np.testing.assert_array_equal(
+            scan.event_us,
+            winner.event_us,
+            err_msg="an older row overwrote a newer one written meanwhile",
+        )
+        np.testing.assert_array_equal(scan.values, winner.values)
+    finally:
+        state["armed"] = False
+        online.teardown()
+        rival.close()
+
+
+def test_the_memory_store_keeps_its_own_copy_of_a_row():
+    """The caller may reuse its arrays; a stored row must not change with them."""
+    online = open_online_store("memory")
+    batch = OnlineBatch(["a", "b"], [T0, T0], [T0, T0], np.ones((2, 2)), ("x", "y"))
+    assert online.write_batch("v", batch) == 2
+    batch.values[:] = -1.0  # e.g. a buffer refilled for the next batch
+    np.testing.assert_array_equal(online.scan("v").values, np.ones((2, 2)))
 
 
 @pytest.mark.redis

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from fs_helpers import BACKENDS, micros, utc
+from fs_helpers import BACKENDS, from_micros, micros, utc
 
 from labs.feature_store import USER_CATEGORY, build_store
 from labs.feature_store.keys import user_category_keys
@@ -43,6 +43,9 @@ def test_reads_follow_the_request_order(make_store, kind):
         True,
         False,
     ]
+    missing = got.missing["user_activity"]
+    assert not got.expired["user_activity"][missing].any()  # missing is not expired
+    assert (got.event_us["user_activity"][missing] == 0).all()
     for i, key in enumerate(request):
         row = got.to_numpy(USER_FEATURES)[i]
         if pd.isna(key) or key == 999_999:
@@ -88,6 +91,23 @@ def test_expired_rows_read_as_missing_then_defaults_apply(make_store, kind):
     assert (
         filled.expired["user_activity"].tolist() == too_old.tolist()
     )  # still reported
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_a_row_exactly_one_ttl_old_is_still_served(make_store, kind):
+    """Fresh means event_us >= now - ttl: the edge is served, a microsecond later is not."""
+    store = make_store(kind)
+    store.materialize(START, T)
+    users = store.online.scan("user_activity")
+    key, event_us = int(users.keys[0]), int(users.event_us[0])
+    ttl_us = store.views["user_activity"].ttl_us
+    stored = users.values[0, users.features.index("impressions_24h")]
+    for late_us, expired in ((0, False), (1, True)):
+        now = from_micros([event_us + ttl_us + late_us])[0]
+        got = store.get_online_features([key], USER_FEATURES, now=now)
+        assert got.expired["user_activity"].tolist() == [expired], f"now = {now}"
+        value = got["user_activity:impressions_24h"][0]
+        np.testing.assert_array_equal(value, np.nan if expired else stored)
 
 
 @pytest.mark.parametrize("kind", BACKENDS)
