@@ -25,12 +25,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -42,12 +39,12 @@ except ImportError:  # pragma: no cover - Windows: one terminal at a time
 
 from common.kit.errors import KitError
 from common.kit.manifest import Kit
+from common.kit.state_file import Warn, set_aside, write_atomically
 
 FORMAT = 1  # the progress format this kit reads and writes
 FILE_NAME = "interview.json"
 _KEYS = ("format", "drills", "current", "round")
 
-Warn = Callable[[str], object]
 
 
 class ProgressFormatError(KitError, RuntimeError):
@@ -149,18 +146,7 @@ def load_state(kit: Kit, warn: Warn | None = None) -> InterviewState:
 
 
 def _set_aside(path: Path, reason: str, warn: Warn) -> InterviewState:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    backup = path.with_name(f"{path.name}.corrupt-{stamp}")
-    number = 1
-    while backup.exists():
-        number += 1
-        backup = path.with_name(f"{path.name}.corrupt-{stamp}-{number}")
-    os.replace(path, backup)
-    warn(
-        f"warning: {path} is not readable interview progress ({reason}). It was "
-        f"moved to {backup} and interview mode starts with empty progress; "
-        "nothing is lost, the backup holds what the file had."
-    )
+    set_aside(path, reason, warn, "interview progress")
     return InterviewState()
 
 
@@ -174,37 +160,7 @@ def save_state(kit: Kit, state: InterviewState) -> None:
     with contextlib.suppress(OSError, ValueError):
         _refuse_newer(path, _format_of(json.loads(path.read_text(encoding="utf-8"))))
     text = json.dumps(state.to_json(), indent=2, sort_keys=True) + "\n"
-    _write_atomically(path, text)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        if hasattr(os, "fchmod"):  # mkstemp makes it 0600; give it a normal file's mode
-            umask = os.umask(0)
-            os.umask(umask)
-            os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_folder(path.parent)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable (a no-op where folders cannot be opened)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    write_atomically(path, text)
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,10 +20,15 @@ from typing import Any
 from common.kit.errors import KitError
 from common.kit.manifest import Kit, Lab
 from common.kit.starter import write_starter
+from common.kit.state_file import Warn, set_aside, write_atomically
 
 
 class WorkspaceError(KitError, RuntimeError):
     """The workspace is not in the state a command needs."""
+
+
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def start(kit: Kit, lab: Lab, *, force: bool = False) -> tuple[Path, Path | None]:
@@ -130,16 +136,22 @@ class Progress:
     labs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, kit: Kit) -> Progress:
+    def load(cls, kit: Kit, warn: Warn | None = None) -> Progress:
+        """The saved progress; an unreadable file is set aside, never lost."""
         path = kit.workspace / ".labkit" / "progress.json"
-        labs = json.loads(path.read_text()) if path.exists() else {}
+        try:
+            labs = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(labs, dict):
+                raise ValueError(f"the top level is a {type(labs).__name__}")
+        except FileNotFoundError:
+            labs = {}
+        except ValueError as exc:  # not JSON, not UTF-8, or the wrong shape
+            set_aside(path, str(exc), warn or _to_stderr, "lab progress")
+            labs = {}
         return cls(path, labs)
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.labs, indent=2, sort_keys=True))
-        tmp.replace(self.path)
+        write_atomically(self.path, json.dumps(self.labs, indent=2, sort_keys=True))
 
     def _lab(self, lab_id: str) -> dict[str, Any]:
         return self.labs.setdefault(lab_id, {"milestones": {}, "hints": {}})

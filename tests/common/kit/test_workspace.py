@@ -51,3 +51,18 @@ def test_progress_round_trip_and_hints(kit):
 def test_unknown_lab_lists_valid_ones(kit):
     with pytest.raises(ValueError, match="valid labs: toy, weak"):
         kit.lab("nope")
+
+
+def test_a_corrupt_progress_file_is_set_aside_with_a_warning_not_lost(kit):
+    path = kit.workspace / ".labkit" / "progress.json"
+    path.parent.mkdir(parents=True)
+    path.write_text('{"toy": {"milestones": {"m1": "pass')  # cut by a crash
+    said = []
+    progress = Progress.load(kit, warn=said.append)
+    assert progress.labs == {}
+    [backup] = path.parent.glob("progress.json.corrupt-*")
+    assert backup.read_text().startswith('{"toy"')
+    assert str(backup) in said[0] and "nothing is lost" in said[0]
+    progress.record("toy", {"m1": "passed"})
+    progress.save()
+    assert Progress.load(kit).passed("toy") == {"m1"}
