@@ -53,7 +53,7 @@ from labs.feature_store.offline import IngestReport, OfflineStore
 from labs.feature_store.online_read import assemble, read_view, request_keys
 from labs.feature_store.online_request import OnlineFeatures, key_columns
 from labs.feature_store.online_store import OnlineStore, open_online_store
-from labs.feature_store.pit_join import AsOfIndex, JoinSpec
+from labs.feature_store.pit_join import AsOfIndex, JoinSpec, SplitIndex
 from labs.feature_store.registry import Registry
 from labs.feature_store.schema import instant_us
 from labs.feature_store.views import (
@@ -253,7 +253,7 @@ class FeatureStore:
         ]
         return join_features(entity_df, specs, derived, features, defaults)
 
-    def as_of_index(self, view: str) -> AsOfIndex:
+    def as_of_index(self, view: str) -> AsOfIndex | SplitIndex:
         """The view's feature rows sorted for as-of lookups, kept in memory.
 
         Built on first use and again whenever the view's Parquet file changes,
