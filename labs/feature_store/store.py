@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from labs.feature_store.atomic_write import StagedFiles
 from labs.feature_store.feature_files import (
     compute_feature_files,
     entity_ids,
@@ -143,9 +144,16 @@ class FeatureStore:
 
     # --- m1: offline --------------------------------------------------------------
     def ingest(self, impressions: pd.DataFrame) -> IngestReport:
-        """Validate and store raw impressions; see :meth:`OfflineStore.ingest`."""
-        report = self.offline.ingest(impressions)
-        self.registry.record_ingest(report.as_dict())
+        """Validate and store raw impressions; see :meth:`OfflineStore.ingest`.
+
+        The batch's files and the registry entry that records them land
+        together: if either cannot be written (a full disk raises
+        :class:`DiskFullError`), the store is left as it was.
+        """
+        with StagedFiles() as stage:
+            report = self.offline.ingest(impressions, stage)
+            stage.publish()
+            self.registry.record_ingest(report.as_dict())
         return report
 
     @property
@@ -159,8 +167,10 @@ class FeatureStore:
         from a row's ``user_id`` and its item's category (see ``keys.py``).
         The views are recomputed on their next read.
         """
-        stored = self._items.replace(items)
-        self.registry.record_items(stored)
+        with StagedFiles() as stage:
+            stored = self._items.replace(items, stage)
+            stage.publish()
+            self.registry.record_items(stored)
         return stored
 
     @property
@@ -201,12 +211,19 @@ class FeatureStore:
     def compute_views(self) -> dict[str, int]:
         """Compute every view's feature rows from the offline store; rows per view."""
         computed_at = instant_us(self.clock(), "clock()")
-        counts = compute_feature_files(
-            self.offline, self.views, self.item_categories, computed_at, self.root
-        )
-        self.registry.record_computed(
-            fingerprint(self.views.values()), computed_at, counts
-        )
+        with StagedFiles() as stage:  # every view's file and the registry, or none
+            counts = compute_feature_files(
+                self.offline,
+                self.views,
+                self.item_categories,
+                computed_at,
+                self.root,
+                stage,
+            )
+            stage.publish()
+            self.registry.record_computed(
+                fingerprint(self.views.values()), computed_at, counts
+            )
         return counts
 
     def ensure_views(self) -> None:
