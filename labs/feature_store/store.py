@@ -20,10 +20,11 @@ to the module that owns it::
     <root>/online.db                the SQLite online store, if chosen (m4)  online_sqlite.py
 
 In memory: each view's as-of index for the point-in-time join (m3,
-``index_cache.py``, ``pit_join.py``) and the watermarks of a memory online
+``index_cache.py``, ``pit_join.py``; the rows read by ``feature_rows.py``,
+the keys numbered by ``key_codes.py``) and the watermarks of a memory online
 store (``watermarks.py``). Materialisation is ``materialize.py`` (m4), online
-reads ``online_read.py`` (m5); every Parquet file is written by
-``atomic_write.py``.
+reads ``online_read.py`` (m5); every file is written by ``atomic_write.py``,
+whole or not at all, together with the registry entry that records it.
 
 Timestamps follow one rule (``schema.py``): timezone-aware in, UTC inside;
 naive timestamps raise ``ValueError`` saying how to localise them.
