@@ -25,6 +25,10 @@ Measures, in this process with ``time.perf_counter``:
   ``get_online_features`` of the 7 ``user_activity`` features, batch sizes 1
   and 100, 2,000 timed reads after 200 warm-up reads, keys drawn from the
   traffic; ``online_backend_read_ms`` is ``read_batch`` alone.
+- ``growth``: time and peak memory of each step (ingest, views, index build,
+  join, materialise, online read) on every preset from ``tiny`` up to this
+  one, each in a fresh process from an empty store (``growth.py``), measured
+  first, while this process holds no store.
 
 The page compares them with Feast 0.67's in-process SDK measured on this
 machine by a peer (SQLite online store, 3 features; DuckDB offline store).
@@ -48,6 +52,7 @@ from infra.redis_server import start_redis
 from labs.feature_store import measure
 from labs.feature_store.build import build_store
 from labs.feature_store.feature_files import feature_path
+from labs.feature_store.growth import PRESETS, growth_rows, measure_growth
 from labs.feature_store.online_store import open_online_store
 from labs.feature_store.pit_join import (
     FeatureRows,
@@ -79,6 +84,8 @@ def bench(results: Results, *, preset: str = "small") -> None:
     """Measure PIT join, materialisation and online read speed on ``preset``."""
     results.add("preset", preset)
     results.add("load_average_start", measure.load_average())
+    upto = PRESETS[: PRESETS.index(preset) + 1] if preset in PRESETS else (preset,)
+    growth = results.add("growth", measure_growth(upto))
     store = build_store(preset)
     server = start_redis()
     stores: dict[str, FeatureStore] = {"sqlite": store}
@@ -104,6 +111,25 @@ def bench(results: Results, *, preset: str = "small") -> None:
         materialize_rows,
         title="Full materialisation (select = DuckDB latest row per entity, write = backend)",
     )
+    _growth_table(results, growth)
+
+
+def _growth_table(results: Results, growth: list[dict[str, Any]]) -> None:
+    sizes = ", ".join(
+        f"`{g['preset']}` {g['impressions']:,} impressions, {g['feature_rows']:,} "
+        f"feature rows, peak {g['process_peak_rss_mb']:,.0f} MB"
+        for g in growth
+    )
+    results.text(
+        "## Growth\n\nEach preset from an empty store, in its own process "
+        f"({sizes}). The join is every stored impression against every "
+        "view's features, the indexes already built; the online "
+        "read is 2,000 calls of 100 users. Peak memory is the process's resident "
+        "set high-water mark during the step (reset before it): everything the "
+        "process holds, Arrow, DuckDB and SQLite included, so `rss at start` is "
+        "what earlier steps left behind."
+    )
+    results.table(growth_rows(growth), title="Time and peak memory per step")
 
 
 def _pit(results: Results, store: FeatureStore) -> None:

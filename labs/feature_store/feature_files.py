@@ -5,9 +5,10 @@
 
 The stored impressions are read once with the columns every view needs and
 the derived keys added (``keys.py``); each view's feature rows
-(``windows.compute_view``, m2) then go to its Parquet file, written
-atomically (``atomic_write.py``), so a join running meanwhile reads the old
-rows or the new ones.
+(``windows.compute_view``, m2) then go to its Parquet file. The files are
+staged and published together (``atomic_write.py``), so a join running
+meanwhile reads the old rows or the new ones, and a full disk leaves every
+view's old file in place.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from labs.feature_store.atomic_write import write_parquet
+from labs.feature_store.atomic_write import StagedFiles
 from labs.feature_store.keys import (
     DERIVED_KEYS,
     ItemCategories,
@@ -84,8 +85,9 @@ def compute_feature_files(
     items: ItemCategories | None,
     computed_at: int,
     root: Path,
+    stage: StagedFiles,
 ) -> dict[str, int]:
-    """Compute every view from the offline store and write its file; rows per view.
+    """Compute every view from the offline store and stage its file; rows per view.
 
     Args:
         offline: the store's events.
@@ -93,11 +95,14 @@ def compute_feature_files(
         items: the items table, for views keyed by a derived key.
         computed_at: the ``created_timestamp`` of every feature row, epoch µs.
         root: the store's folder (files go to ``root/features/``).
+        stage: where the files are staged; the caller publishes them.
     """
     events = read_events(offline, views.values(), items)
     counts = {}
     for view in views.values():
         rows = compute_view(view, events, computed_at)
-        write_parquet(rows, feature_path(root, view.name))
+        stage.parquet(
+            rows, feature_path(root, view.name), f"the feature rows of {view.name!r}"
+        )
         counts[view.name] = len(rows)
     return counts

@@ -14,7 +14,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from labs.feature_store.pit_join import AsOfIndex, build_index, load_feature_rows
+from labs.feature_store.pit_join import (
+    AsOfIndex,
+    SplitIndex,
+    build_index,
+    load_feature_rows,
+)
 from labs.feature_store.views import FeatureView
 
 FileVersion = tuple[int, int]  # (st_mtime_ns, st_size) of a feature file
@@ -24,9 +29,9 @@ class IndexCache:
     """One :class:`AsOfIndex` per view, rebuilt when the view's file changes."""
 
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[FileVersion, AsOfIndex]] = {}
+        self._entries: dict[str, tuple[FileVersion, AsOfIndex | SplitIndex]] = {}
 
-    def get(self, view: FeatureView, path: Path) -> AsOfIndex:
+    def get(self, view: FeatureView, path: Path) -> AsOfIndex | SplitIndex:
         """``view``'s index over the feature rows at ``path``, built if stale."""
         stat = path.stat()
         version = (stat.st_mtime_ns, stat.st_size)

@@ -37,7 +37,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from labs.feature_store.atomic_write import write_parquet
+from labs.feature_store.atomic_write import StagedFiles
 
 USER_CATEGORY = "user_category"
 # A derived key and the caller's columns it is built from.
@@ -107,10 +107,8 @@ class ItemCategories:
         at = np.minimum(np.searchsorted(self.item_id, query), len(self.item_id) - 1)
         return np.where(self.item_id[at] == query, self.category_id[at], -1)
 
-    def save(self, path: Path) -> None:
-        """Write the table to ``path`` (Parquet), atomically."""
-        table = pa.table({"item_id": self.item_id, "category_id": self.category_id})
-        write_parquet(table, path)
+    def to_arrow(self) -> pa.Table:
+        return pa.table({"item_id": self.item_id, "category_id": self.category_id})
 
     @classmethod
     def load(cls, path: Path) -> ItemCategories:
@@ -139,11 +137,15 @@ class ItemsFile:
             self._table = ItemCategories.load(self.path)
         return self._table
 
-    def replace(self, items: pd.DataFrame) -> int:
-        """Store ``items``' categories in place of any earlier table; the items stored."""
+    def replace(self, items: pd.DataFrame, stage: StagedFiles) -> int:
+        """Stage ``items``' categories in place of any earlier table; the items staged.
+
+        The table is read again from disk next time, so a stage that is
+        undone leaves no new table in memory either.
+        """
         table = ItemCategories.from_items(items)
-        table.save(self.path)
-        self._table = table
+        stage.parquet(table.to_arrow(), self.path, "the items table")
+        self._table = None
         return len(table.item_id)
 
     def derive(self, columns: Mapping[str, Any], keys: set[str]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from labs.feature_store.atomic_write import DiskFullError, is_disk_full
 from labs.feature_store.feature_files import feature_path
 from labs.feature_store.online_store import OnlineBatch, OnlineStore
 from labs.feature_store.views import FeatureView
@@ -160,9 +161,14 @@ def materialize_views(
             a view whose start is past ``end_us`` writes nothing.
         end_us: the last event time included, epoch µs.
         online: where the rows go.
-        watermarks: the online store's watermarks, moved to ``end_us``.
+        watermarks: the online store's watermarks, each moved to ``end_us``
+            once its view's rows are written.
         root: the store's folder, which holds the views' feature files.
         con: the DuckDB connection for :func:`latest_per_entity`.
+
+    Raises:
+        DiskFullError: the online store or the registry ran out of disk; the
+            view being written keeps its watermark.
     """
     report = MaterializeReport(start_us=starts, end_us=end_us)
     began = time.perf_counter()
@@ -178,9 +184,20 @@ def materialize_views(
                 con=con,
             )
             report.entities[name] = len(latest)
-            report.written[name] = write_online(
-                online, name, latest, view.entity, view.feature_names
-            )
+            try:
+                report.written[name] = write_online(
+                    online, name, latest, view.entity, view.feature_names
+                )
+            except Exception as exc:
+                if not is_disk_full(exc):
+                    raise
+                raise DiskFullError(
+                    f"the disk is full: materialising view {name!r} into "
+                    f"{online.describe()} failed ({exc}). Its watermark stays at "
+                    f"{watermarks.get(name)}, so the next run starts there again: "
+                    "free space and rerun. Batches already written hold each "
+                    "entity's latest row, so rewriting them changes nothing.",
+                ) from exc
         else:
             report.entities[name] = report.written[name] = 0
         watermarks.advance(name, end_us)

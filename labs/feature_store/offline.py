@@ -27,7 +27,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from labs.feature_store.atomic_write import write_parquet
+from labs.feature_store.atomic_write import StagedFiles
 from labs.feature_store.schema import IMPRESSION_SCHEMA, TIMESTAMP_COLUMNS, to_utc
 
 # The rules a row can break, in the order they are checked; a row is
@@ -192,16 +192,26 @@ class OfflineStore:
         self._con: duckdb.DuckDBPyConnection | None = None
 
     # --- writing --------------------------------------------------------------
-    def ingest(self, raw: pd.DataFrame) -> IngestReport:
+    def ingest(
+        self, raw: pd.DataFrame, stage: StagedFiles | None = None
+    ) -> IngestReport:
         """Validate a batch of raw impressions and store it.
 
         Valid rows go to ``impressions/event_date=<date>/``; the others go to
         ``quarantine/`` with their reason. Re-ingesting rows already stored
-        quarantines them as duplicates, so ingestion is idempotent.
+        quarantines them as duplicates, so ingestion is idempotent. The
+        batch's files appear together or not at all (``atomic_write.py``).
+
+        Args:
+            raw: the impressions.
+            stage: where to stage the batch's files, for a caller that
+                publishes them with its own (the store's registry); by
+                default they are published before this returns.
 
         Raises:
             ValueError: the batch as a whole breaks the schema (missing
                 column, uncastable type, naive timestamps); nothing is written.
+            DiskFullError: the disk filled up; nothing is written.
         """
         batch, ignored = coerce_batch(raw)
         reasons = quarantine_reasons(batch, self.impression_ids())
@@ -213,16 +223,13 @@ class OfflineStore:
                 f"ingest lost rows: {len(batch)} in, {written} written, "
                 f"{int(bad.sum())} quarantined; every row must land somewhere."
             )
-        tag = uuid.uuid4().hex[:12]
-        for date, rows in parts:
-            write_parquet(
-                rows,
-                self.impressions_dir / f"event_date={date}" / f"part-{tag}.parquet",
-            )
-        if bad.any():
-            rejected = raw.iloc[np.flatnonzero(bad)].reset_index(drop=True).copy()
-            rejected["reason"] = reasons[bad]
-            write_parquet(rejected, self.quarantine_dir / f"part-{tag}.parquet")
+        rejected = raw.iloc[np.flatnonzero(bad)].reset_index(drop=True).copy()
+        rejected["reason"] = reasons[bad]
+        if stage is not None:
+            self._stage_batch(stage, parts, rejected)
+        else:
+            with StagedFiles() as files:
+                self._stage_batch(files, parts, rejected)
         counts = pd.Series(reasons[bad]).value_counts()
         return IngestReport(
             input_rows=len(batch),
@@ -234,6 +241,27 @@ class OfflineStore:
             partitions=[date for date, _ in parts],
             ignored_columns=ignored,
         )
+
+    def _stage_batch(
+        self,
+        files: StagedFiles,
+        parts: list[tuple[str, pd.DataFrame]],
+        rejected: pd.DataFrame,
+    ) -> None:
+        """Stage one batch's partition files and its quarantine file, if any."""
+        tag = uuid.uuid4().hex[:12]
+        for date, rows in parts:
+            files.parquet(
+                rows,
+                self.impressions_dir / f"event_date={date}" / f"part-{tag}.parquet",
+                f"{len(rows):,} impressions of {date}",
+            )
+        if len(rejected):
+            files.parquet(
+                rejected,
+                self.quarantine_dir / f"part-{tag}.parquet",
+                f"{len(rejected):,} quarantined impressions",
+            )
 
     # --- reading --------------------------------------------------------------
     @property

@@ -33,11 +33,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
+from labs.feature_store.feature_rows import TIMESTAMP, FeatureRows, load_feature_rows
+from labs.feature_store.key_codes import KeyCodes
 from labs.feature_store.schema import epoch_us
 
-TIMESTAMP = "event_timestamp"
+# Probes ``code * span + offset`` stay below this, so int64 never wraps.
+PROBE_LIMIT = 2**62
 
 
 @dataclass(frozen=True)
@@ -51,14 +53,15 @@ class JoinSpec:
         ttl_us: the view's TTL in µs.
         source: the feature rows, as a DataFrame or a Parquet file with
             columns ``[entity, event_timestamp, created_timestamp, *features]``
-            (timezone-aware timestamps), or an :class:`AsOfIndex` built from them.
+            (timezone-aware timestamps, in a Parquet file in any unit), or
+            the index :func:`build_index` built from them.
     """
 
     name: str
     entity: str
     features: Sequence[str]
     ttl_us: int
-    source: pd.DataFrame | str | Path | AsOfIndex
+    source: pd.DataFrame | str | Path | AsOfIndex | SplitIndex
 
     @property
     def columns(self) -> list[str]:
@@ -111,90 +114,6 @@ def check_entity_df(entity_df: pd.DataFrame, keys: dict[str, str]) -> np.ndarray
 
 
 @dataclass
-class FeatureRows:
-    """A view's feature rows as arrays, in source order.
-
-    Attributes:
-        key: the entity key per row, shape ``(n,)``.
-        ts_us: ``event_timestamp`` (the feature time) per row, epoch µs.
-        created_us: ``created_timestamp`` per row, epoch µs.
-        values: float64 of shape ``(n, f)``, one column per feature.
-        features: the ``f`` feature names.
-    """
-
-    key: pd.Series
-    ts_us: np.ndarray
-    created_us: np.ndarray
-    values: np.ndarray
-    features: tuple[str, ...]
-
-
-def load_feature_rows(
-    source: pd.DataFrame | str | Path, entity: str, features: Sequence[str]
-) -> FeatureRows:
-    """Read feature rows (a DataFrame or a Parquet file) into :class:`FeatureRows`."""
-    needed = [entity, TIMESTAMP, "created_timestamp", *features]
-    if isinstance(source, pd.DataFrame):
-        missing = [c for c in needed if c not in source.columns]
-        if missing:
-            raise ValueError(
-                f"feature rows lack columns {missing}; they need {needed}."
-            )
-        return FeatureRows(
-            key=source[entity].reset_index(drop=True),
-            ts_us=epoch_us(source[TIMESTAMP], TIMESTAMP),
-            created_us=epoch_us(source["created_timestamp"], "created_timestamp"),
-            values=source[list(features)].to_numpy(dtype=np.float64, na_value=np.nan),
-            features=tuple(features),
-        )
-    table = pq.read_table(Path(source), columns=needed)  # straight to numpy, no pandas
-    values = np.empty((table.num_rows, len(features)))
-    for j, name in enumerate(features):
-        values[:, j] = table[name].to_numpy()  # nulls become NaN
-    return FeatureRows(
-        key=pd.Series(table[entity].to_numpy()),
-        ts_us=table[TIMESTAMP].cast("int64").to_numpy(),  # timestamp[us, UTC] -> µs
-        created_us=table["created_timestamp"].cast("int64").to_numpy(),
-        values=values,
-        features=tuple(features),
-    )
-
-
-@dataclass
-class KeyCodes:
-    """Entity keys as dense integer codes, fixed by the feature rows' keys.
-
-    Integer keys are their own codes (shifted to start at 0), which costs
-    nothing; other keys take their position among the distinct keys. A null
-    or unknown key gets -1.
-    """
-
-    n: int  # codes lie in [0, n)
-    low: int | None = None  # integer keys: code = key - low
-    index: pd.Index | None = None  # other keys: code = position in index
-
-    @classmethod
-    def fit(cls, keys: pd.Series) -> KeyCodes:
-        if pd.api.types.is_integer_dtype(keys.dtype) and len(keys):
-            low, high = int(keys.min()), int(keys.max())
-            return cls(n=high - low + 1, low=low)
-        index = pd.Index(pd.unique(keys.dropna()))
-        return cls(n=max(len(index), 1), index=index)
-
-    def codes(self, keys: pd.Series) -> np.ndarray:
-        keys = pd.Series(keys).reset_index(drop=True)
-        if self.index is not None:
-            return np.asarray(self.index.get_indexer(keys), dtype=np.int64)
-        if not (pd.api.types.is_integer_dtype(keys.dtype) or keys.isna().all()):
-            numeric = pd.to_numeric(keys, errors="coerce")  # 7.0 -> 7; "x" -> NaN
-            whole = numeric.notna() & (numeric == numeric.round())
-            keys = numeric.where(whole).astype("Int64")
-        code = keys.to_numpy(dtype=np.int64, na_value=self.low - 1) - self.low
-        code[(code < 0) | (code >= self.n)] = -1
-        return code
-
-
-@dataclass
 class AsOfIndex:
     """A view's feature rows arranged for as-of lookups (see :func:`build_index`).
 
@@ -220,7 +139,89 @@ class AsOfIndex:
     features: tuple[str, ...]
 
 
-def build_index(rows: FeatureRows) -> AsOfIndex:
+@dataclass
+class SplitIndex:
+    """An as-of index for keys × time spans too wide for one int64 probe.
+
+    A probe ``code * span + offset`` fits int64 while ``n_codes * span <
+    2**62``. ShopStream ``large``'s pair keys range over 6M values across two
+    weeks of microseconds (7e18), so the cheap codes (the key itself) do not
+    fit. :meth:`build` first numbers only the distinct keys
+    (``KeyCodes.dense``), which usually fits and gives one ordinary
+    :class:`AsOfIndex`. If even that is too wide, it cuts the code range
+    into parts narrow enough to fit and builds one :class:`AsOfIndex` per
+    part: a sort by (part, then the usual probe), so two sort keys, each of
+    which fits. Nothing is rounded: times stay exact microseconds.
+
+    Attributes:
+        codec: the distinct-key codes over every part.
+        starts: part ``p`` holds codes ``[starts[p], starts[p + 1])``.
+        parts: one index per part, keys renumbered from 0 within it.
+        features: the feature names.
+    """
+
+    codec: KeyCodes
+    starts: np.ndarray
+    parts: list[AsOfIndex]
+    features: tuple[str, ...]
+
+    @classmethod
+    def build(
+        cls, rows: FeatureRows, codec: KeyCodes, span: int
+    ) -> AsOfIndex | SplitIndex:
+        """Index ``rows``, whose ``codec.n * span`` is too wide for one probe."""
+        if span >= PROBE_LIMIT:
+            raise ValueError(
+                f"feature times span {span} µs (over 140,000 years); check the "
+                "timestamps' unit: they must be epoch microseconds."
+            )
+        dense = codec.dense(rows.key)
+        per_part = (PROBE_LIMIT - 1) // span  # codes per part; >= 1
+        if dense.n <= per_part:
+            return build_index(rows, dense)
+        code = dense.codes(rows.key)
+        starts = np.arange(0, dense.n, per_part)
+        parts = []
+        for start in starts.tolist():
+            mine = np.flatnonzero((code >= start) & (code < start + per_part))
+            part = FeatureRows(  # source order kept: ties still go to the later row
+                rows.key.iloc[mine].reset_index(drop=True),
+                rows.ts_us[mine],
+                rows.created_us[mine],
+                rows.values[mine],
+                rows.features,
+            )
+            built = build_index(part, dense.part(start, start + per_part))
+            assert isinstance(built, AsOfIndex)  # a part's codes fit by construction
+            parts.append(built)
+        return cls(dense, starts, parts, rows.features)
+
+    def lookup(
+        self,
+        query_key: pd.Series,
+        query_us: np.ndarray,
+        ttl_us: int,
+        features: Sequence[str] | None = None,
+    ) -> np.ndarray:
+        """:func:`as_of_lookup` over the parts: each query asks its key's part."""
+        width = len(features or self.features)
+        keys = pd.Series(query_key).reset_index(drop=True)
+        query_us = np.asarray(query_us, dtype=np.int64)
+        code = self.codec.codes(keys)
+        which = np.searchsorted(self.starts, code, side="right") - 1
+        out = np.full((len(query_us), width), np.nan)
+        for p, part in enumerate(self.parts):
+            mine = np.flatnonzero((which == p) & (code >= 0))
+            if len(mine):
+                out[mine] = as_of_lookup(
+                    part, keys.iloc[mine], query_us[mine], ttl_us, features
+                )
+        return out
+
+
+def build_index(
+    rows: FeatureRows, codec: KeyCodes | None = None
+) -> AsOfIndex | SplitIndex:
     """Sort feature rows by ``(entity, ts)``, keeping one winner per pair.
 
     Among rows sharing an entity and a ``ts``, the winner has the largest
@@ -232,11 +233,14 @@ def build_index(rows: FeatureRows) -> AsOfIndex:
     Args:
         rows: ``n`` feature rows (any order; the store writes them sorted by
             entity and time, which a stable sort handles in near-linear time).
+        codec: how to number the keys; ``KeyCodes.fit(rows.key)`` by default.
 
     Returns:
-        The index; empty arrays when ``rows`` is empty.
+        The index; empty arrays when ``rows`` is empty. When the codes times
+        the time span would not fit one int64 probe, a :class:`SplitIndex`
+        of several such indexes (given; see its docstring).
     """
-    codec = KeyCodes.fit(rows.key)
+    codec = codec if codec is not None else KeyCodes.fit(rows.key)
     if len(rows.ts_us) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return AsOfIndex(
@@ -251,8 +255,8 @@ def build_index(rows: FeatureRows) -> AsOfIndex:
         )
     origin = int(rows.ts_us.min()) - 1
     span = int(rows.ts_us.max()) - origin + 1
-    if codec.n * span >= 2**62:
-        raise OverflowError("too many keys over too long a time range for int64 codes")
+    if codec.n * span >= PROBE_LIMIT:
+        return SplitIndex.build(rows, codec, span)
     code = codec.codes(rows.key)
     # BEGIN SOLUTION m3: sort rows by (key, ts, created) and keep the last row of each (key, ts)
     probe = code * span + (rows.ts_us - origin)
@@ -285,7 +289,7 @@ def build_index(rows: FeatureRows) -> AsOfIndex:
 
 
 def as_of_lookup(
-    index: AsOfIndex,
+    index: AsOfIndex | SplitIndex,
     query_key: pd.Series,
     query_us: np.ndarray,
     ttl_us: int,
@@ -307,6 +311,8 @@ def as_of_lookup(
     Returns:
         float64 of shape ``(m, len(features))``.
     """
+    if isinstance(index, SplitIndex):
+        return index.lookup(query_key, query_us, ttl_us, features)
     columns = [index.features.index(f) for f in (features or index.features)]
     m = len(query_us)
     if m == 0 or len(index.probe) == 0:
@@ -369,7 +375,7 @@ def point_in_time_join(
     parts = [entity_df]
     for spec in specs:
         index = spec.source
-        if not isinstance(index, AsOfIndex):
+        if not isinstance(index, (AsOfIndex, SplitIndex)):
             index = build_index(
                 load_feature_rows(spec.source, spec.entity, spec.features)
             )

@@ -7,16 +7,21 @@ It records what the offline store holds (a version bumped by every ingest
 that writes rows, and the ingest reports), which version and which view
 definitions the feature rows were computed from, and how far each view was
 materialised into each online store (the watermark that
-``materialize_incremental`` starts from). Writes go to a temporary file and
-are renamed into place, so a crash never leaves half a registry.
+``materialize_incremental`` starts from). Every change is written atomically
+(``atomic_write.py``) and takes effect in memory only once it is on disk, so
+a crash or a full disk never leaves half a registry, nor one object that
+believes what the file does not say.
 """
 
 from __future__ import annotations
 
+import copy
 import json
-import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from labs.feature_store.atomic_write import write_text
 
 FORMAT = 1
 
@@ -51,23 +56,37 @@ class Registry:
         return state
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.state, indent=2, sort_keys=True) + "\n")
-        tmp.replace(self.path)
+        text = json.dumps(self.state, indent=2, sort_keys=True) + "\n"
+        write_text(text, self.path, "the store's registry (registry.json)")
+
+    def _change(self, edit: Callable[[dict[str, Any]], None]) -> None:
+        """Apply ``edit`` to a copy, save it, and only then keep it."""
+        before = self.state
+        self.state = copy.deepcopy(before)
+        edit(self.state)
+        try:
+            self.save()
+        except BaseException:
+            self.state = before
+            raise
 
     # --- the pieces of state the store uses -------------------------------------
     def record_ingest(self, report: dict[str, Any]) -> None:
-        self.state["ingests"].append(report)
-        if report["written_rows"]:
-            self.state["offline_version"] += 1
-        self.save()
+        def edit(state: dict[str, Any]) -> None:
+            state["ingests"].append(report)
+            if report["written_rows"]:
+                state["offline_version"] += 1
+
+        self._change(edit)
 
     def record_items(self, rows: int) -> None:
         """An items table was stored: views keyed through item categories are stale."""
-        self.state["items_rows"] = rows
-        self.state["offline_version"] += 1
-        self.save()
+
+        def edit(state: dict[str, Any]) -> None:
+            state["items_rows"] = rows
+            state["offline_version"] += 1
+
+        self._change(edit)
 
     def views_current(self, fingerprint: str) -> bool:
         computed = self.state["computed"]
@@ -80,18 +99,22 @@ class Registry:
     def record_computed(
         self, fingerprint: str, computed_at_us: int, rows: dict[str, int]
     ) -> None:
-        self.state["computed"] = {
-            "offline_version": self.state["offline_version"],
-            "fingerprint": fingerprint,
-            "computed_at_us": computed_at_us,
-            "rows": rows,
-        }
-        self.save()
+        def edit(state: dict[str, Any]) -> None:
+            state["computed"] = {
+                "offline_version": state["offline_version"],
+                "fingerprint": fingerprint,
+                "computed_at_us": computed_at_us,
+                "rows": rows,
+            }
+
+        self._change(edit)
 
     def watermark(self, online_id: str, view: str) -> int | None:
         value = self.state["watermarks"].get(online_id, {}).get(view)
         return None if value is None else int(value)
 
     def set_watermark(self, online_id: str, view: str, end_us: int) -> None:
-        self.state["watermarks"].setdefault(online_id, {})[view] = int(end_us)
-        self.save()
+        def edit(state: dict[str, Any]) -> None:
+            state["watermarks"].setdefault(online_id, {})[view] = int(end_us)
+
+        self._change(edit)

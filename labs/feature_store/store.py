@@ -20,10 +20,11 @@ to the module that owns it::
     <root>/online.db                the SQLite online store, if chosen (m4)  online_sqlite.py
 
 In memory: each view's as-of index for the point-in-time join (m3,
-``index_cache.py``, ``pit_join.py``) and the watermarks of a memory online
+``index_cache.py``, ``pit_join.py``; the rows read by ``feature_rows.py``,
+the keys numbered by ``key_codes.py``) and the watermarks of a memory online
 store (``watermarks.py``). Materialisation is ``materialize.py`` (m4), online
-reads ``online_read.py`` (m5); every Parquet file is written by
-``atomic_write.py``.
+reads ``online_read.py`` (m5); every file is written by ``atomic_write.py``,
+whole or not at all, together with the registry entry that records it.
 
 Timestamps follow one rule (``schema.py``): timezone-aware in, UTC inside;
 naive timestamps raise ``ValueError`` saying how to localise them.
@@ -40,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from labs.feature_store.atomic_write import StagedFiles
 from labs.feature_store.feature_files import (
     compute_feature_files,
     entity_ids,
@@ -53,7 +55,7 @@ from labs.feature_store.offline import IngestReport, OfflineStore
 from labs.feature_store.online_read import assemble, read_view, request_keys
 from labs.feature_store.online_request import OnlineFeatures, key_columns
 from labs.feature_store.online_store import OnlineStore, open_online_store
-from labs.feature_store.pit_join import AsOfIndex, JoinSpec
+from labs.feature_store.pit_join import AsOfIndex, JoinSpec, SplitIndex
 from labs.feature_store.registry import Registry
 from labs.feature_store.schema import instant_us
 from labs.feature_store.views import (
@@ -143,9 +145,16 @@ class FeatureStore:
 
     # --- m1: offline --------------------------------------------------------------
     def ingest(self, impressions: pd.DataFrame) -> IngestReport:
-        """Validate and store raw impressions; see :meth:`OfflineStore.ingest`."""
-        report = self.offline.ingest(impressions)
-        self.registry.record_ingest(report.as_dict())
+        """Validate and store raw impressions; see :meth:`OfflineStore.ingest`.
+
+        The batch's files and the registry entry that records them land
+        together: if either cannot be written (a full disk raises
+        :class:`DiskFullError`), the store is left as it was.
+        """
+        with StagedFiles() as stage:
+            report = self.offline.ingest(impressions, stage)
+            stage.publish()
+            self.registry.record_ingest(report.as_dict())
         return report
 
     @property
@@ -159,8 +168,10 @@ class FeatureStore:
         from a row's ``user_id`` and its item's category (see ``keys.py``).
         The views are recomputed on their next read.
         """
-        stored = self._items.replace(items)
-        self.registry.record_items(stored)
+        with StagedFiles() as stage:
+            stored = self._items.replace(items, stage)
+            stage.publish()
+            self.registry.record_items(stored)
         return stored
 
     @property
@@ -201,12 +212,19 @@ class FeatureStore:
     def compute_views(self) -> dict[str, int]:
         """Compute every view's feature rows from the offline store; rows per view."""
         computed_at = instant_us(self.clock(), "clock()")
-        counts = compute_feature_files(
-            self.offline, self.views, self.item_categories, computed_at, self.root
-        )
-        self.registry.record_computed(
-            fingerprint(self.views.values()), computed_at, counts
-        )
+        with StagedFiles() as stage:  # every view's file and the registry, or none
+            counts = compute_feature_files(
+                self.offline,
+                self.views,
+                self.item_categories,
+                computed_at,
+                self.root,
+                stage,
+            )
+            stage.publish()
+            self.registry.record_computed(
+                fingerprint(self.views.values()), computed_at, counts
+            )
         return counts
 
     def ensure_views(self) -> None:
@@ -253,7 +271,7 @@ class FeatureStore:
         ]
         return join_features(entity_df, specs, derived, features, defaults)
 
-    def as_of_index(self, view: str) -> AsOfIndex:
+    def as_of_index(self, view: str) -> AsOfIndex | SplitIndex:
         """The view's feature rows sorted for as-of lookups, kept in memory.
 
         Built on first use and again whenever the view's Parquet file changes,

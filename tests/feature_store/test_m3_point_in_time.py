@@ -10,7 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labs.feature_store import JoinSpec, point_in_time_join
-from labs.feature_store.pit_join import FeatureRows, as_of_lookup, build_index
+from labs.feature_store.pit_join import (
+    PROBE_LIMIT,
+    FeatureRows,
+    SplitIndex,
+    as_of_lookup,
+    build_index,
+)
 
 T0 = 1_709_546_400_000_000  # 2024-03-04 10:00 UTC in µs
 
@@ -76,6 +82,117 @@ def test_sorted_rows_with_an_exact_tie_take_the_larger_created():
         build_index(rows), pd.Series([1, 1, 2], dtype="Int64"), np.array([4, 6, 6]), 10
     )
     np.testing.assert_array_equal(got[:, 0], [10.0, 11.0, 20.0])
+
+
+# Keys and times far apart, so keys × time span passes 2**62: 16 keys 2**40
+# apart and a feature-time grid of 2**56 µs. Up to 6 distinct keys fit one
+# probe once only the distinct keys are numbered; 7 or more need the split.
+WIDE_KEY, WIDE_T = 2**40, 2**56
+
+
+@settings(max_examples=60)
+@pytest.mark.parametrize("as_text", [False, True], ids=["int-keys", "str-keys"])
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(0, 15), st.integers(0, 10), st.integers(0, 2)),
+        max_size=40,
+    ),
+    qs=st.lists(
+        st.tuples(st.sampled_from([*range(17), None]), st.integers(0, 12)),
+        min_size=1,
+        max_size=20,
+    ),
+    ttl=st.integers(1, 6),
+)
+def test_keys_times_span_past_2_62_match_brute_force(as_text, rows, qs, ttl):
+    name = (lambda k: f"k{k}") if as_text else (lambda k: k * WIDE_KEY)
+    key = [name(r[0]) for r in rows]
+    ts = np.array([r[1] * WIDE_T for r in rows], dtype=np.int64)
+    created = np.array([r[2] for r in rows], dtype=np.int64)
+    values = np.arange(len(rows), dtype=float).reshape(-1, 1)
+    q_key = pd.Series(
+        [None if q[0] is None else name(q[0]) for q in qs],
+        dtype=object if as_text else "Int64",
+    )
+    q_t = np.array([q[1] * WIDE_T for q in qs], dtype=np.int64)
+    rows_ = FeatureRows(
+        pd.Series(key, dtype=object if as_text else "int64"),
+        ts,
+        created,
+        values,
+        ("a",),
+    )
+    got = as_of_lookup(build_index(rows_), q_key, q_t, ttl * WIDE_T)
+    for i, (k, t) in enumerate(qs):
+        k = None if k is None else name(k)
+        expected = brute_as_of(key, ts, created, values, k, t * WIDE_T, ttl * WIDE_T)
+        np.testing.assert_array_equal(got[i], expected, err_msg=f"query {k, t}")
+
+
+def test_sixteen_keys_over_a_wide_span_split_the_index_and_still_join_right():
+    """16 distinct keys × 2**59 µs > 2**62: the index is split; every answer is exact."""
+    keys = np.repeat(np.arange(16) * WIDE_KEY, 3)
+    ts = np.tile([0, 5 * WIDE_T, 10 * WIDE_T], 16)
+    rows = FeatureRows(
+        pd.Series(keys),
+        ts.astype(np.int64),
+        np.zeros(len(ts), dtype=np.int64),
+        np.arange(len(ts), dtype=float).reshape(-1, 1),
+        ("a",),
+    )
+    assert 16 * (int(ts.max()) + 2) >= PROBE_LIMIT  # past what one probe holds
+    index = build_index(rows)
+    assert isinstance(index, SplitIndex) and len(index.parts) > 1
+    q_key = pd.Series(np.repeat(keys[::3], 4))
+    q_t = np.tile([WIDE_T, 6 * WIDE_T, 10 * WIDE_T, 12 * WIDE_T], 16)
+    got = as_of_lookup(index, q_key, q_t.astype(np.int64), 3 * WIDE_T)
+    for i, (k, t) in enumerate(zip(q_key, q_t, strict=True)):
+        expected = brute_as_of(
+            list(keys), ts, rows.created_us, rows.values, k, t, 3 * WIDE_T
+        )
+        np.testing.assert_array_equal(got[i], expected, err_msg=f"query {k, t}")
+
+
+def test_pair_keys_over_two_weeks_join_right():
+    """ShopStream large's shape: user · 100 + category keys over 14 days of µs.
+
+    The keys' range (6M) times the span (1.2e12 µs) passes 2**62, which once
+    stopped the join with an OverflowError.
+    """
+    rng = np.random.default_rng(7)
+    pairs = rng.choice(60_000, 40, replace=False) * 100 + rng.integers(0, 40, 40)
+    pairs[:2] = [100, 59_999 * 100 + 39]  # the whole range
+    n, days_us = 300, 14 * 24 * HOUR_US
+    rows = pd.DataFrame(
+        {
+            "user_category": rng.choice(pairs, n),
+            "event_timestamp": from_micros(T0 + rng.integers(0, days_us, n)),
+            "created_timestamp": from_micros([T0 + days_us] * n),
+            "f": rng.random(n),
+        }
+    )
+    entity_df = pd.DataFrame(
+        {
+            "user_category": np.append(rng.choice(pairs, 199), 5),  # 5: unknown
+            "event_timestamp": from_micros(T0 + rng.integers(0, days_us, 200)),
+        }
+    )
+    ttl = 48 * HOUR_US
+    out = point_in_time_join(
+        entity_df, [JoinSpec("pair", "user_category", ["f"], ttl, rows)]
+    )
+    ts, created = micros(rows["event_timestamp"]), micros(rows["created_timestamp"])
+    values = rows[["f"]].to_numpy()
+    for k, t, got in zip(
+        entity_df["user_category"],
+        micros(entity_df["event_timestamp"]),
+        out["pair:f"],
+        strict=True,
+    ):
+        expected = brute_as_of(
+            list(rows["user_category"]), ts, created, values, k, t, ttl
+        )
+        np.testing.assert_array_equal(got, expected[0])
 
 
 def _frame(rows: list[tuple], key: str) -> pd.DataFrame:
