@@ -8,6 +8,8 @@ the machine is busy), hence the longer timeout.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -22,6 +24,7 @@ from labs.training.predictor import logits_in_blocks
 from labs.training.train import validate
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.timeout(300)]
+DDP_WAIT_S = 150  # the TorchTrainer's run, start-up included
 
 
 @pytest.fixture(scope="module")
@@ -84,15 +87,37 @@ def test_ddp_on_two_workers_matches_single_process(
     train, valid, sizes, config = encoded
     epochs = 2
     single = train_single_process(train, sizes, config, epochs)
-    ddp = train_data_parallel(
-        train,
-        sizes,
-        config,
-        epochs,
-        num_workers=2,
-        cpus_per_worker=1.0,
-        storage_path=tmp_path_factory.mktemp("ddp"),
-    )
+    # Bounded: a worker with one batch more than the other waits forever in
+    # the all-reduce, and the test should say so in minutes, not at the timeout.
+    done: dict = {}
+
+    def run() -> None:
+        try:
+            done["run"] = train_data_parallel(
+                train,
+                sizes,
+                config,
+                epochs,
+                num_workers=2,
+                cpus_per_worker=1.0,
+                storage_path=storage,
+            )
+        except BaseException as exc:  # re-raised below, in the test
+            done["error"] = exc
+
+    storage = tmp_path_factory.mktemp("ddp")
+    worker = threading.Thread(target=run, name="ddp-driver", daemon=True)
+    worker.start()
+    worker.join(DDP_WAIT_S)
+    if worker.is_alive():
+        pytest.fail(
+            f"the 2-worker TorchTrainer did not finish within {DDP_WAIT_S} s "
+            "(about 20 s is usual): are the shards equal, so that every worker "
+            "makes the same number of steps (all-reduces)?"
+        )
+    if "error" in done:
+        raise done["error"]
+    ddp = done["run"]
     assert ddp.workers == 2 and len(ddp.epoch_seconds) == epochs
     assert ddp.rows == single.rows - single.rows % 2
     ddp_auc, _ = validate(ddp.model, valid)
