@@ -87,6 +87,8 @@ class TuneReport:
     """The search's outcome."""
 
     trials: list[dict[str, Any]]  # one row per trial, in start order
+    # each trial's validation AUC after every epoch it reported, as ``trials``
+    curves: list[list[float]]
     best_config: dict[str, Any]
     best_valid_auc: float
     default_valid_auc: float
@@ -189,11 +191,12 @@ def tune_model(
         raise RuntimeError(
             f"{len(grid.errors)} Tune trials failed; first: {grid.errors[0]}"
         )
-    trials = []
+    trials, curves = [], []
     for result in grid:
         history = result.metrics_dataframe
         aucs = history[METRIC].tolist() if history is not None else []
         params = {name: result.config[name] for name in TUNED}
+        curves.append([float(a) for a in aucs])
         trials.append(
             {
                 **params,
@@ -218,6 +221,7 @@ def tune_model(
     )
     return TuneReport(
         trials=trials,
+        curves=curves,
         best_config=best_config,
         best_valid_auc=float(best["best valid AUC"]),
         default_valid_auc=float(default["best valid AUC"]),

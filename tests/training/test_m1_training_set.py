@@ -118,10 +118,24 @@ def test_no_row_of_a_later_split_precedes_an_earlier_one(
         ]
     )
     assert len(ids) == len(set(ids)) and len(ids) + splits.dropped == len(frame)
+    # The cuts are the sorted times at the fractions' positions, whatever the
+    # order the rows arrive in.
+    n = len(frame)
+    ordered = frame["event_timestamp"].sort_values().reset_index(drop=True)
     t1, t2 = splits.cuts
-    inside = frame["event_timestamp"]
-    in_gaps = ((inside >= t1) & (inside < t1 + gap)) | (
-        (inside >= t2) & (inside < t2 + gap)
+    assert t1 == ordered[min(int(first * n), n - 1)], "t1 is not the cut time"
+    assert t2 == ordered[min(int((first + second) * n), n - 1)], "t2 is not the cut"
+    times = frame.set_index("impression_id")["event_timestamp"]
+    rules = {
+        "train": times < t1,
+        "valid": (times >= t1 + gap) & (times < t2),
+        "test": times >= t2 + gap,
+    }
+    for name, rule in rules.items():
+        got = set(getattr(splits, name)["impression_id"])
+        assert got == set(times.index[rule.to_numpy()]), f"{name} holds the wrong rows"
+    in_gaps = ((times >= t1) & (times < t1 + gap)) | (
+        (times >= t2) & (times < t2 + gap)
     )
     assert splits.dropped == int(in_gaps.sum())
 

@@ -108,8 +108,10 @@ def test_gap_closed_and_evaluate(splits) -> None:
     assert figures["gap_closed"] == pytest.approx(1.0)
 
 
-def test_baseline_beats_a_constant_and_is_calibrated(tiny_set, splits) -> None:
-    pipeline = fit_baseline(splits.train, tiny_set.features, tiny_set.defaults)
+def test_baseline_beats_a_constant_and_is_calibrated(
+    baseline, tiny_set, splits
+) -> None:
+    pipeline = baseline
     assert isinstance(pipeline.steps[-1][1], LogisticRegression)
     test = splits.test
     probs = predict_baseline(pipeline, test)
@@ -122,3 +124,60 @@ def test_baseline_beats_a_constant_and_is_calibrated(tiny_set, splits) -> None:
     # The pipeline reads raw store features, nulls included, in any column order.
     shuffled = test[list(reversed(tiny_set.features))]
     np.testing.assert_allclose(predict_baseline(pipeline, shuffled), probs)
+
+
+def _documented_features(train, rows, features, defaults) -> dict[str, np.ndarray]:
+    """The brief's preprocessing by hand: the columns the model must see, by name.
+
+    Counts: the store's default for nulls, then log1p. Rates: the training mean
+    for nulls, plus a 0/1 "was missing" column for every rate that had nulls in
+    training. Every column standardised with the training mean and std.
+    """
+    columns = {}
+    for name in features:
+        fitted = train[name].to_numpy(dtype=float)
+        applied = rows[name].to_numpy(dtype=float)
+        if name in defaults:
+            fill = defaults[name]
+            columns[name] = [
+                np.log1p(np.where(np.isnan(v), fill, v)) for v in (fitted, applied)
+            ]
+        else:
+            mean = np.nanmean(fitted)
+            columns[name] = [np.where(np.isnan(v), mean, v) for v in (fitted, applied)]
+            if np.isnan(fitted).any():
+                columns[f"{name} missing"] = [
+                    np.isnan(v).astype(float) for v in (fitted, applied)
+                ]
+    out = {}
+    for name, (fitted, applied) in columns.items():
+        scale = fitted.std() if fitted.std() > 0 else 1.0
+        out[name] = (applied - fitted.mean()) / scale
+    return out
+
+
+def test_baseline_features_are_the_documented_preprocessing(tiny_set, splits) -> None:
+    features, defaults = tiny_set.features, tiny_set.defaults
+    train = splits.train.iloc[-8000:]  # enough rows for every kind of column
+    pipeline = fit_baseline(train, features, defaults, C=0.25)
+    model = pipeline.steps[-1][1]
+    assert isinstance(model, LogisticRegression)
+    assert model.C == 0.25, "make_baseline must pass its C to the LogisticRegression"
+    rows = splits.test.iloc[:2000]
+    got = pipeline[:-1].transform(rows[features])  # every step before the model
+    expected = _documented_features(train, rows, features, defaults)
+    assert got.shape == (len(rows), len(expected)), (
+        f"{got.shape[1]} columns reach the model; the documented preprocessing "
+        f"makes {len(expected)}: {list(expected)}"
+    )
+    unmatched = list(range(got.shape[1]))
+    for name, column in expected.items():  # in any column order
+        match = next(
+            (j for j in unmatched if np.allclose(got[:, j], column, atol=1e-8)), None
+        )
+        assert match is not None, (
+            f"no column the model sees is {name!r} as documented (nulls filled, "
+            "log1p for counts, a missing flag for rates, standardised with the "
+            "training mean and std)"
+        )
+        unmatched.remove(match)

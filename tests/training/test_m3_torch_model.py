@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -14,9 +16,9 @@ from labs.training import (
     Vocabulary,
     evaluate,
     fit,
-    fit_baseline,
     predict_baseline,
 )
+from labs.training.train import Tensors, train_epoch
 
 
 @given(
@@ -61,14 +63,95 @@ def test_logit_is_mlp_plus_biases_plus_dot_product() -> None:
     concat = ClickModel(
         n_users=4, n_items=5, n_dense=3, embed_dim=2, hidden=(6,), interaction="concat"
     )
-    assert concat(user, item, dense).shape == (3,)
+    with torch.no_grad():
+        concat.user_bias.weight.normal_()
+        concat.item_bias.weight.normal_()
     assert concat.mlp[0].in_features == 3 + 2 * 2
+    inputs = torch.cat(
+        [concat.user_embedding(user), concat.item_embedding(item), dense], dim=1
+    )
+    torch.testing.assert_close(
+        concat(user, item, dense),
+        concat.mlp(inputs).squeeze(1)
+        + concat.user_bias.weight[user, 0]
+        + concat.item_bias.weight[item, 0],
+        msg="concat: the logit is MLP([e_user, e_item, dense]) + both biases",
+    )
+
+
+def test_layers_and_their_initial_values() -> None:
+    torch.manual_seed(0)
+    model = ClickModel(n_users=2000, n_items=1000, n_dense=5, hidden=(16, 8))
+    layers = [type(m).__name__ for m in model.mlp]
+    assert layers == ["Linear", "ReLU", "Linear", "ReLU", "Linear"], (
+        f"the MLP must be Linear+ReLU per hidden width, then a Linear to 1 (no "
+        f"activation on the logit), got {layers}"
+    )
+    widths = [(m.in_features, m.out_features) for m in model.mlp[::2]]
+    assert widths == [(5, 16), (16, 8), (8, 1)], widths
+    for table in (model.user_bias, model.item_bias):
+        assert table.weight.shape[1] == 1 and not table.weight.any(), (
+            "biases start at 0"
+        )
+    for table in (model.user_embedding, model.item_embedding):
+        assert table.weight.shape[1] == 8
+        std = float(table.weight.detach().std())
+        assert 0.009 < std < 0.011, f"embeddings start as N(0, 0.01), got std {std:.4f}"
+
+
+def test_train_epoch_steps_once_per_batch_on_the_loss_plus_penalty() -> None:
+    """One epoch against a plain PyTorch loop (SGD, so no step hides a bug)."""
+    torch.manual_seed(0)
+    n, n_dense, embed_l2 = 50, 3, 0.3
+    rows = Tensors(
+        user=torch.randint(0, 4, (n,)),
+        item=torch.randint(0, 5, (n,)),
+        dense=torch.randn(n, n_dense),
+        label=(torch.rand(n) < 0.3).float(),
+    )
+    model = ClickModel(n_users=4, n_items=5, n_dense=n_dense, embed_dim=2, hidden=(6,))
+    with torch.no_grad():  # big enough that the penalty matters
+        for table in (model.user_embedding, model.item_embedding):
+            table.weight.normal_()
+    twin = copy.deepcopy(model)
+    order = torch.randperm(n)
+    batch = 16  # 50 rows: batches of 16, 16, 16 and a last one of 2
+    mean_loss = train_epoch(
+        model, rows, order, batch, torch.optim.SGD(model.parameters(), lr=0.5), embed_l2
+    )
+    optimizer = torch.optim.SGD(twin.parameters(), lr=0.5)
+    losses = []
+    for start in range(0, n, batch):
+        idx = order[start : start + batch]
+        u, i = rows.user[idx], rows.item[idx]
+        logits = twin(u, i, rows.dense[idx])
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(
+            logits, rows.label[idx]
+        ) + embed_l2 * twin.penalty(u, i)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    for (name, got), want in zip(
+        model.state_dict().items(), twin.state_dict().values(), strict=True
+    ):
+        torch.testing.assert_close(
+            got,
+            want,
+            msg=lambda m, name=name: (
+                f"{name} after one epoch differs from a plain "
+                f"loop (BCE-with-logits + embed_l2 * penalty, zero_grad, backward, step "
+                f"per batch, the last batch too): {m}"
+            ),
+        )
+    assert mean_loss == pytest.approx(np.mean(losses), rel=1e-6)
 
 
 def test_two_runs_give_identical_weights(tiny_set, splits) -> None:
     config = TrainConfig(max_epochs=2, seed=7)
+    train, valid = splits.train.iloc[-10_000:], splits.valid.iloc[:3000]
     runs = [
-        fit(splits.train, splits.valid, tiny_set.features, tiny_set.defaults, config)
+        fit(train, valid, tiny_set.features, tiny_set.defaults, config)
         for _ in range(2)
     ]
     first, second = (r.predictor.model.state_dict() for r in runs)
@@ -76,8 +159,8 @@ def test_two_runs_give_identical_weights(tiny_set, splits) -> None:
     for name in first:
         assert torch.equal(first[name], second[name]), name
     other = fit(
-        splits.train,
-        splits.valid,
+        train,
+        valid,
         tiny_set.features,
         tiny_set.defaults,
         config.replace(seed=8),
@@ -100,6 +183,31 @@ def test_early_stopping_restores_the_best_epoch(trained, splits) -> None:
     assert valid["auc"] == pytest.approx(max(aucs), abs=1e-9)
 
 
+def test_stops_after_patience_epochs_without_a_better_auc(tiny_set, splits) -> None:
+    config = TrainConfig(patience=1, max_epochs=6)
+    run = fit(splits.train, splits.valid, tiny_set.features, tiny_set.defaults, config)
+    aucs = [h.valid_auc for h in run.history]
+    # The rule by brute force: stop at the first epoch that is `patience` epochs
+    # past the best so far.
+    stop = next(
+        (
+            e
+            for e in range(1, len(aucs) + 1)
+            if e - (int(np.argmax(aucs[:e])) + 1) >= config.patience
+        ),
+        config.max_epochs,
+    )
+    assert run.stopped_early, (
+        f"validation AUCs {aucs} fall after a best epoch, yet training did not stop "
+        f"early with patience {config.patience}"
+    )
+    assert len(aucs) == stop, (
+        f"with patience {config.patience} training stops at epoch {stop} (AUCs "
+        f"{aucs}), it ran {len(aucs)}"
+    )
+    assert run.best_epoch == int(np.argmax(aucs)) + 1
+
+
 def test_closes_half_the_gap_to_bayes_on_tiny(trained, splits) -> None:
     test = splits.test
     figures = evaluate(
@@ -109,9 +217,8 @@ def test_closes_half_the_gap_to_bayes_on_tiny(trained, splits) -> None:
     assert figures["ece"] < 0.03, figures
 
 
-def test_not_worse_than_the_baseline(trained, tiny_set, splits) -> None:
+def test_not_worse_than_the_baseline(trained, baseline, splits) -> None:
     test = splits.test
-    baseline = fit_baseline(splits.train, tiny_set.features, tiny_set.defaults)
     base_auc = evaluate(test["clicked"], predict_baseline(baseline, test))["auc"]
     mlp_auc = evaluate(test["clicked"], trained.predictor.predict(test))["auc"]
     assert mlp_auc >= base_auc - 0.005, (mlp_auc, base_auc)

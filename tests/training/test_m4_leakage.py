@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -38,6 +40,49 @@ def test_naive_join_takes_each_entitys_last_feature_row(store, tiny_set) -> None
             want = labels[view.entity].map(latest[name]).to_numpy(dtype=float)
             got = joined[f"{view_name}:{name}"].to_numpy(dtype=float)
             np.testing.assert_array_equal(got, want, err_msg=f"{view_name}:{name}")
+
+
+class HandMadeStore:
+    """A store with one view whose feature rows hold a late event and exact ties."""
+
+    def __init__(self) -> None:
+        t = pd.Timestamp("2024-03-04", tz="UTC")
+        event_min = [10, 20, 30, 30, 40, 40, 0]
+        created_min = [50, 21, 35, 31, 41, 41, 0]
+        self.rows = pd.DataFrame(
+            {
+                "user_id": [1, 1, 2, 2, 3, 3, 5],
+                "event_timestamp": t + pd.to_timedelta(event_min, unit="min"),
+                "created_timestamp": t + pd.to_timedelta(created_min, unit="min"),
+                "clicks": [1.0, 2.0, 4.0, 3.0, 5.0, 6.0, 7.0],
+            }
+        )
+        self.views = {"user_activity": SimpleNamespace(entity="user_id")}
+
+    def feature_names(self) -> list[str]:
+        return ["user_activity:clicks"]
+
+    def feature_rows(self, view: str) -> pd.DataFrame:
+        return self.rows.copy()
+
+    def with_keys(self, labels: pd.DataFrame, views: list[str]) -> pd.DataFrame:
+        return labels
+
+
+def test_naive_join_breaks_ties_like_the_store() -> None:
+    """Latest = largest event time, then created time, then the later row."""
+    store = HandMadeStore()
+    labels = pd.DataFrame(
+        {"user_id": [1, 2, 3, 4, 1], "clicked": [0, 1, 0, 0, 1]}, index=[10, 3, 7, 1, 5]
+    )
+    joined = naive_join(store, labels, ["user_activity:clicks"])
+    assert joined.index.equals(labels.index), "the labels' index must be kept"
+    assert list(joined.columns) == ["user_id", "clicked", "user_activity:clicks"]
+    # user 1: the event at +20 min is the latest although the one at +10 min was
+    # ingested later; user 2: a tie on event time, the later created wins;
+    # user 3: an exact tie, the later row wins; user 4 has no row.
+    expected = [2.0, 4.0, 6.0, np.nan, 2.0]
+    np.testing.assert_array_equal(joined["user_activity:clicks"].to_numpy(), expected)
 
 
 def test_naive_values_are_one_per_entity_and_not_point_in_time(store, tiny_set) -> None:

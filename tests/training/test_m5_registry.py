@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import threading
 
@@ -141,13 +142,14 @@ def test_alias_updates_are_atomic_for_readers(registry, trained, facts) -> None:
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    writer = threading.Thread(target=flip)
+    writer = threading.Thread(target=flip, daemon=True)
     writer.start()
     try:
         seen = {registry.resolve("production") for _ in range(400)}
     finally:
         stop.set()
-        writer.join()
+        writer.join(timeout=10)
+    assert not writer.is_alive(), "promote() did not return within 10 s"
     assert not errors and seen <= set(versions)
     assert sorted(p.name for p in (registry.root / "aliases").iterdir()) == [
         "production"
@@ -161,14 +163,82 @@ def test_concurrent_registers_get_distinct_versions(registry, trained, facts) ->
         for _ in range(3):
             made.append(registry.register(trained.predictor, facts))
 
-    threads = [threading.Thread(target=register) for _ in range(2)]
+    threads = [threading.Thread(target=register, daemon=True) for _ in range(2)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(timeout=30)
+    assert not any(t.is_alive() for t in threads), "register() hung for 30 s"
     assert len(made) == 6 and sorted(made) == registry.versions()
     for version in made:
         registry.metadata(version)  # every one intact
+
+
+def test_a_failed_register_leaves_no_version_behind(registry, trained, facts) -> None:
+    broken = {**facts, "metrics": {"test": {"auc": object()}}}  # not JSON
+    with pytest.raises(TypeError):
+        registry.register(trained.predictor, broken)
+    assert registry.versions() == []
+    left = sorted(p.name for p in (registry.root / "versions").iterdir())
+    assert left == [], f"a failed register left {left} in versions/"
+    assert registry.register(trained.predictor, facts) == "v0001"
+
+
+def test_register_takes_the_next_number_when_one_is_taken(
+    registry, trained, facts, monkeypatch
+) -> None:
+    first = registry.register(trained.predictor, facts)
+    before = (registry.root / "versions" / first / "model.pt").read_bytes()
+    # Another process registers between our listing and our rename: the first
+    # listing we see is stale and misses the version it took.
+    stale = [[]]  # what the first call returns; later calls see the folder
+    real = ModelRegistry.versions
+    monkeypatch.setattr(
+        registry, "versions", lambda: stale.pop() if stale else real(registry)
+    )
+    second = registry.register(trained.predictor, facts)
+    assert second == "v0002", f"the taken number must be skipped, got {second}"
+    monkeypatch.undo()
+    assert registry.versions() == [first, second]
+    assert (registry.root / "versions" / first / "model.pt").read_bytes() == before
+    assert registry.metadata(first)["version"] == first  # untouched, still verified
+    assert registry.metadata(second)["version"] == second
+
+
+def test_promote_renames_a_complete_file_over_the_alias(
+    registry, trained, facts, monkeypatch
+) -> None:
+    first, second = (registry.register(trained.predictor, facts) for _ in range(2))
+    registry.promote(first)
+    alias = registry.root / "aliases" / "production"
+    held = registry.root / "reader-holds-this"
+    os.link(alias, held)  # a reader that opened the alias before the promotion
+    moves: list[tuple[str, str]] = []
+    real_replace, real_rename = os.replace, os.rename
+
+    def spy(real):
+        def move(src, dst, *args, **kwargs):
+            if pathlib.Path(dst) == alias:
+                moves.append((str(src), pathlib.Path(src).read_text()))
+            return real(src, dst, *args, **kwargs)
+
+        return move
+
+    monkeypatch.setattr(os, "replace", spy(real_replace))
+    monkeypatch.setattr(os, "rename", spy(real_rename))
+    registry.promote(second)
+    monkeypatch.undo()
+    assert moves, (
+        "promote must write a temporary file and rename it over the alias "
+        "(os.replace); writing the alias in place lets a reader see half a file"
+    )
+    assert [content.strip() for _, content in moves] == [second], (
+        f"the file renamed over the alias held {moves[-1][1]!r} at that moment: "
+        "close (flush) it before the rename"
+    )
+    assert held.read_text().strip() == first, "the old alias file was rewritten"
+    assert registry.resolve("production") == second
+    assert sorted(p.name for p in alias.parent.iterdir()) == ["production"]
 
 
 def test_ensure_production_model_trains_once_then_loads(tmp_path, splits) -> None:
