@@ -1,0 +1,1 @@
+"""Lab 11 `llm_serving` (placeholder docstring, replaced below)."""
