@@ -110,14 +110,16 @@ class KVStore(ABC):
 
     def write(self, layer: int, slots: Tensor, k: Tensor, v: Tensor) -> None:
         """Store new keys and values ``(N, H, hs)`` at ``slots`` ``(N,)`` of ``layer``."""
-        self.k[layer, slots] = k
-        self.v[layer, slots] = v
+        self.k[layer].index_copy_(0, slots, k)
+        self.v[layer].index_copy_(0, slots, v)
 
     def gather(self, layer: int, table: Tensor) -> tuple[Tensor, Tensor]:
         """Keys and values at a ``(B, W)`` slot table, each ``(B, H, W, hs)``."""
-        k = self.k[layer, table]  # (B, W, H, hs)
-        v = self.v[layer, table]  # (B, W, H, hs)
-        return k.transpose(1, 2), v.transpose(1, 2)
+        B, W = table.shape
+        flat = table.reshape(-1)  # index_select is much faster than k[layer, table]
+        k = self.k[layer].index_select(0, flat).view(B, W, *self.k.shape[2:])
+        v = self.v[layer].index_select(0, flat).view(B, W, *self.v.shape[2:])
+        return k.transpose(1, 2), v.transpose(1, 2)  # 2 x (B, H, W, hs)
 
 
 class ContiguousKV(KVStore):

@@ -134,25 +134,32 @@ class Scheduler:
         if not self.running:
             return []
         batch = list(self.running)
-        logits = forward_batch(
-            self.model,
-            self.kv,
-            [s.seq_id for s in batch],
-            [s.num_cached for s in batch],
-            [s.uncached for s in batch],
-        )  # (B, V)
         stats = self.stats
         stats.steps += 1
         stats.batch_seqs += len(batch)
         stats.reserved_token_steps += self.kv.reserved_tokens
         stats.used_token_steps += self.kv.used_tokens
-        for seq in batch:
-            fed = len(seq.uncached)
-            if seq.num_cached == 0 or fed > 1:
-                stats.prefill_tokens += fed
+        # Prefills and decodes in separate passes: padded together, every decode
+        # row would be padded to the longest prompt in the batch.
+        prefills = [s for s in batch if len(s.uncached) > 1]
+        decodes = [s for s in batch if len(s.uncached) == 1]
+        events = []
+        for group in (prefills, decodes):
+            if not group:
+                continue
+            logits = forward_batch(
+                self.model,
+                self.kv,
+                [s.seq_id for s in group],
+                [s.num_cached for s in group],
+                [s.uncached for s in group],
+            )  # (B, V)
+            if group is prefills:
+                stats.prefill_tokens += sum(len(s.uncached) for s in group)
             else:
-                stats.decode_tokens += 1
-        return [self._sample(seq, row) for seq, row in zip(batch, logits, strict=True)]
+                stats.decode_tokens += len(group)
+            events += [self._sample(s, row) for s, row in zip(group, logits, strict=True)]
+        return events
 
     def _sample(self, seq: Sequence, logits) -> TokenEvent:  # type: ignore[no-untyped-def]
         seq.num_cached = len(seq.tokens)

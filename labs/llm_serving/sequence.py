@@ -27,7 +27,7 @@ from labs.llm_serving.sampling import SamplingParams, make_generator
 from labs.llm_serving.stopping import StopChecker
 
 Status = Literal["waiting", "running", "finished"]
-Finish = Literal["length", "stop", "abort"]
+Finish = Literal["length", "stop", "abort", "error"]
 _ids = itertools.count(1)
 
 
