@@ -55,8 +55,9 @@ def check_request(body: GenerateRequest, served: ServedModel, settings: Settings
     """The prompt's token ids, after the checks that depend on the model; else 422."""
     window = served.config.block_size
     vocab = set(served.tokenizer.chars)
+    problems: list[dict[str, Any]] = []
+    # BEGIN SOLUTION m4: one error_detail per problem, naming the field: characters outside the vocabulary, or a prompt that leaves no room in the window ('prompt'); max_tokens over settings.max_tokens_limit, or prompt + max_tokens past the window ('max_tokens'); top_k over the vocabulary ('top_k')
     unknown = sorted(set(body.prompt) - vocab)
-    problems = []
     if unknown:
         problems.append(
             error_detail(
@@ -101,6 +102,7 @@ def check_request(body: GenerateRequest, served: ServedModel, settings: Settings
                 "top_k_too_large",
             )
         )
+    # END SOLUTION
     if problems:
         raise RequestRejected(422, problems)
     return served.tokenizer.encode(body.prompt).tolist()

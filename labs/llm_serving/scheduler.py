@@ -224,6 +224,8 @@ class Scheduler:
             return False
         seq.status = "running"
         seq.admitted = next(self._admissions)
+        if seq.started_at is None:
+            seq.started_at = self.clock()
         self.running.append(seq)
         return True
 
@@ -244,16 +246,19 @@ class Scheduler:
 
     # --- memory and the end of a sequence ------------------------------------------------
     def _reserve_running(self) -> None:
-        """Room for every running sequence's tokens, preempting the newest when out of blocks."""
-        # BEGIN SOLUTION m3: oldest first, reserve len(seq.tokens) positions; while that fails, preempt the newest running sequence (largest admitted); stop when the one that failed was itself preempted
+        """Room for every running sequence's next tokens, oldest first."""
         for seq in list(self.running):
-            if seq.status != "running":
-                continue  # preempted earlier in this loop
-            while not self.kv.reserve(seq.seq_id, len(seq.tokens)):
-                victim = max(self.running, key=lambda s: s.admitted)
-                self._preempt(victim)
-                if victim is seq:
-                    break
+            if seq.status == "running" and not self.kv.reserve(seq.seq_id, len(seq.tokens)):
+                self._make_room(seq)
+
+    def _make_room(self, seq: Sequence) -> None:
+        """Out of blocks for ``seq``: preempt the newest running sequences until it fits."""
+        # BEGIN SOLUTION m3: repeatedly preempt the newest running sequence (largest admitted); stop once seq itself was preempted or its reservation of len(seq.tokens) succeeds
+        while True:
+            victim = max(self.running, key=lambda s: s.admitted)
+            self._preempt(victim)
+            if victim is seq or self.kv.reserve(seq.seq_id, len(seq.tokens)):
+                return
         # END SOLUTION
 
     def _preempt(self, seq: Sequence) -> None:

@@ -53,6 +53,7 @@ class Sequence:
     finish_reason: Finish | None = None
     admitted: int = 0  # admission order: the newest running sequence has the largest
     preemptions: int = 0
+    started_at: float | None = None  # first admitted to the batch
     first_token_at: float | None = None
     finished_at: float | None = None
 
