@@ -67,7 +67,9 @@ class RequestHandle:
 
     @property
     def ttft_s(self) -> float | None:
-        return None if self.first_token_at is None else self.first_token_at - self.arrival
+        return (
+            None if self.first_token_at is None else self.first_token_at - self.arrival
+        )
 
 
 class AsyncEngine:
@@ -108,7 +110,9 @@ class AsyncEngine:
     # --- given: the public surface ------------------------------------------------------
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="llm-engine")
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name="llm-engine"
+            )
 
     async def stop(self) -> None:
         """Refuse new requests, abort the rest, and end the loop."""
@@ -126,7 +130,9 @@ class AsyncEngine:
             return kv.blocks_for(prompt_len + max_tokens) * kv.block_size
         return kv.max_len  # type: ignore[attr-defined, no-any-return]
 
-    def submit(self, prompt: str, prompt_ids: list[int], params: SamplingParams) -> RequestHandle:
+    def submit(
+        self, prompt: str, prompt_ids: list[int], params: SamplingParams
+    ) -> RequestHandle:
         """Admit a request (or raise ``Overloaded``) and queue it for the next step."""
         if self._closed or self.crashed is not None:
             raise EngineClosed(
@@ -137,7 +143,9 @@ class AsyncEngine:
         self.admission.admit(seq_id, self.cost(len(prompt_ids), params.max_tokens))
         device = self.scheduler.model.wte.weight.device
         now = time.monotonic()
-        seq = Sequence.create(seq_id, prompt, prompt_ids, params, device=device, arrival=now)
+        seq = Sequence.create(
+            seq_id, prompt, prompt_ids, params, device=device, arrival=now
+        )
         handle = RequestHandle(seq, arrival=now)
         self._handles[seq_id] = handle
         self._new.append(seq)
@@ -219,7 +227,9 @@ class AsyncEngine:
                 continue
             self.scheduler.abort(seq_id)  # frees its blocks now
             self.aborted += 1
-            event = TokenEvent(seq_id, -1, "", 0.0, finished=True, finish_reason="abort")
+            event = TokenEvent(
+                seq_id, -1, "", 0.0, finished=True, finish_reason="abort"
+            )
             handle.queue.put_nowait(event)
             self._settle(handle, "abort", now)
         self._aborts.clear()

@@ -90,7 +90,9 @@ def forward_batch(
         ``(B, V)`` logits.
     """
     if not seq_ids or not all(new_tokens):
-        raise ValueError("forward_batch needs at least one sequence, each with >= 1 new token.")
+        raise ValueError(
+            "forward_batch needs at least one sequence, each with >= 1 new token."
+        )
     config = model.config
     device = model.wte.weight.device
     B = len(seq_ids)
@@ -98,7 +100,7 @@ def forward_batch(
     n = torch.tensor([len(t) for t in new_tokens], device=device)  # (B,)
     T = int(n.max())
     W = int((past + n).max())
-    if W > config.block_size:
+    if config.block_size < W:
         raise ValueError(
             f"a sequence would reach position {W - 1}, past the context window "
             f"{config.block_size}; finish it before it gets there."
@@ -108,7 +110,9 @@ def forward_batch(
         idx[b, : len(tokens)] = torch.tensor(tokens, device=device)
     positions, valid, allowed = attention_masks(past, n, W)
     # Padding rows may run past the window; their output is thrown away.
-    x = model.wte(idx) + model.wpe(positions.clamp(max=config.block_size - 1))  # (B, T, C)
+    x = model.wte(idx) + model.wpe(
+        positions.clamp(max=config.block_size - 1)
+    )  # (B, T, C)
     table = kv.slot_table(seq_ids, W)  # (B, W)
     write_slots = torch.gather(table, 1, positions.clamp(max=W - 1))[valid]  # (N,)
     H, hs, C = config.n_head, config.head_size, config.n_embd
@@ -118,7 +122,9 @@ def forward_batch(
         h = block.ln_1(x)  # (B, T, C)
         q, k, v = block.attn.c_attn(h).split(C, dim=2)  # 3 x (B, T, C)
         q = q.view(B, T, H, hs).transpose(1, 2)  # (B, H, T, hs)
-        kv.write(layer, write_slots, k.view(B, T, H, hs)[valid], v.view(B, T, H, hs)[valid])
+        kv.write(
+            layer, write_slots, k.view(B, T, H, hs)[valid], v.view(B, T, H, hs)[valid]
+        )
         keys, values = kv.gather(layer, table)  # 2 x (B, H, W, hs)
         scores = (q @ keys.transpose(-2, -1)) * scale  # (B, H, T, W)
         weights = torch.softmax(scores.masked_fill(blocked, float("-inf")), dim=-1)
@@ -135,4 +141,3 @@ def logits_alone(model: GPT, tokens: list[int]) -> Tensor:
     with torch.no_grad():
         logits, _ = model(idx)  # (1, T, V)
     return logits[0, -1]
-

@@ -79,7 +79,9 @@ class BlockAllocator:
     def share(self, block: int) -> None:
         """One more sequence maps ``block`` (it must be in use)."""
         if self._refs[self._check(block)] < 1:
-            raise DoubleFree(f"block {block} is free; only a block in use can be shared.")
+            raise DoubleFree(
+                f"block {block} is free; only a block in use can be shared."
+            )
         self._refs[block] += 1
 
     def free(self, block: int) -> None:

@@ -28,7 +28,9 @@ from collections.abc import Sequence
 from typing import Any
 
 
-def knee_rate(points: Sequence[dict[str, Any]], *, min_attainment: float = 0.9) -> float:
+def knee_rate(
+    points: Sequence[dict[str, Any]], *, min_attainment: float = 0.9
+) -> float:
     """The highest offered rate whose point, and every lower one, met ``min_attainment``.
 
     Returns:
@@ -46,7 +48,9 @@ def knee_rate(points: Sequence[dict[str, Any]], *, min_attainment: float = 0.9) 
     # END SOLUTION
 
 
-def replicas_needed(target_rps: float, per_replica_rps: float, *, headroom: float = 0.3) -> int:
+def replicas_needed(
+    target_rps: float, per_replica_rps: float, *, headroom: float = 0.3
+) -> int:
     """Replicas to serve ``target_rps`` with each loaded to ``(1 - headroom)`` of its knee."""
     if not 0 <= headroom < 1:
         raise ValueError(f"headroom must be in [0, 1), got {headroom}.")

@@ -157,7 +157,9 @@ class ContiguousKV(KVStore):
 
     def slot_table(self, seq_ids: list[int], width: int) -> Tensor:
         if width > self.max_len:
-            raise ValueError(f"width {width} exceeds a stretch of {self.max_len} slots.")
+            raise ValueError(
+                f"width {width} exceeds a stretch of {self.max_len} slots."
+            )
         base = torch.tensor([self._slot[s] * self.max_len for s in seq_ids])  # (B,)
         table = base[:, None] + torch.arange(width)[None, :]  # (B, W)
         return table.to(self.k.device)

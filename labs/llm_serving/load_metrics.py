@@ -68,7 +68,10 @@ def request_timing(record: dict[str, Any]) -> RequestTiming | None:
     n = len(events)
     tpot = (events[-1] - events[0]) / (n - 1) if n > 1 else None
     return RequestTiming(
-        ttft_s=events[0] - scheduled, tpot_s=tpot, e2e_s=events[-1] - scheduled, tokens=n
+        ttft_s=events[0] - scheduled,
+        tpot_s=tpot,
+        e2e_s=events[-1] - scheduled,
+        tokens=n,
     )
     # END SOLUTION
 
@@ -76,7 +79,9 @@ def request_timing(record: dict[str, Any]) -> RequestTiming | None:
 def meets_slo(timing: RequestTiming, slo: SLO) -> bool:
     """Whether a completed request met both SLOs (a one-token answer has no TPOT to miss)."""
     # BEGIN SOLUTION m5: TTFT within slo.ttft_s and (no TPOT, or TPOT within slo.tpot_s); both must hold
-    return timing.ttft_s <= slo.ttft_s and (timing.tpot_s is None or timing.tpot_s <= slo.tpot_s)
+    return timing.ttft_s <= slo.ttft_s and (
+        timing.tpot_s is None or timing.tpot_s <= slo.tpot_s
+    )
     # END SOLUTION
 
 
@@ -84,7 +89,9 @@ def _percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def load_summary(records: list[dict[str, Any]], *, duration_s: float, slo: SLO) -> dict[str, Any]:
+def load_summary(
+    records: list[dict[str, Any]], *, duration_s: float, slo: SLO
+) -> dict[str, Any]:
     """One load point's figures.
 
     Returns:

@@ -53,7 +53,9 @@ def build_kv(settings: Settings, served: ServedModel) -> KVStore:
             capacity_tokens=settings.kv_cache_tokens,
             block_size=settings.kv_block_size,
         )
-    return ContiguousKV.for_model(served.model, capacity_tokens=settings.kv_cache_tokens)
+    return ContiguousKV.for_model(
+        served.model, capacity_tokens=settings.kv_cache_tokens
+    )
 
 
 def build_engine(settings: Settings, served: ServedModel) -> AsyncEngine:
@@ -84,7 +86,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Load the model and start the engine before the first request; stop it after."""
     settings: Settings = app.state.settings
     torch.set_num_threads(settings.torch_threads)
-    served = await asyncio.to_thread(ensure_model, settings.preset, device=settings.device)
+    served = await asyncio.to_thread(
+        ensure_model, settings.preset, device=settings.device
+    )
     engine = build_engine(settings, served)
     engine.start()
     app.state.served, app.state.engine = served, engine
@@ -123,7 +127,9 @@ async def unavailable(request: Request, exc: Exception) -> JSONResponse:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The LLM service; ``settings`` default to the ``LABKIT_LLM_*`` environment."""
     settings = settings or get_settings()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
     app = FastAPI(
         title="ShopStream text generation",
         summary="Autocomplete and item descriptions from lab 7's GPT (labkit llm_serving).",

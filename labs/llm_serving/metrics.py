@@ -82,16 +82,22 @@ class EngineMetrics:
             "llm_requests", "Finished requests.", ["finish_reason"], registry=r
         )
         self.rejected = Counter(
-            "llm_rejected", "Requests refused for the KV-cache budget (503).", registry=r
+            "llm_rejected",
+            "Requests refused for the KV-cache budget (503).",
+            registry=r,
         )
-        self.running = Gauge("llm_running_sequences", "Sequences in the batch.", registry=r)
+        self.running = Gauge(
+            "llm_running_sequences", "Sequences in the batch.", registry=r
+        )
         self.waiting = Gauge(
             "llm_waiting_sequences", "Admitted sequences not running.", registry=r
         )
         self.blocks_in_use = Gauge(
             "llm_kv_blocks_in_use", "KV blocks held by live sequences.", registry=r
         )
-        self.blocks_total = Gauge("llm_kv_blocks_total", "KV blocks in the cache.", registry=r)
+        self.blocks_total = Gauge(
+            "llm_kv_blocks_total", "KV blocks in the cache.", registry=r
+        )
         self.used_tokens = Gauge(
             "llm_kv_used_tokens", "Positions the live sequences hold.", registry=r
         )
@@ -118,7 +124,11 @@ class EngineMetrics:
         self._recent.append((now, tokens))
         while self._recent and self._recent[0][0] < now - RATE_WINDOW_S:
             self._recent.popleft()
-        span = max(now - self._recent[0][0], 1e-3) if len(self._recent) > 1 else RATE_WINDOW_S
+        span = (
+            max(now - self._recent[0][0], 1e-3)
+            if len(self._recent) > 1
+            else RATE_WINDOW_S
+        )
         self.tokens_per_s.set(sum(n for _, n in self._recent) / span)
         self.running.set(running)
         self.waiting.set(waiting)

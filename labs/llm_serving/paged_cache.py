@@ -115,7 +115,9 @@ class PagedKVCache(KVStore):
         ]  # B lists of n_blocks block numbers
         blocks = torch.tensor(rows, dtype=torch.long)  # (B, n_blocks)
         pos = torch.arange(width)  # (W,)
-        table = blocks[:, pos // self.block_size] * self.block_size + pos % self.block_size
+        table = (
+            blocks[:, pos // self.block_size] * self.block_size + pos % self.block_size
+        )
         return table.to(self.k.device)  # (B, W)
         # END SOLUTION
 

@@ -39,7 +39,9 @@ router = APIRouter()
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"description": "Invalid body: the detail names the field"},
-    503: {"description": "KV-cache budget spent (retry after Retry-After) or shutting down"},
+    503: {
+        "description": "KV-cache budget spent (retry after Retry-After) or shutting down"
+    },
 }
 
 
@@ -51,7 +53,9 @@ class RequestRejected(Exception):
         self.status, self.detail = status, detail
 
 
-def check_request(body: GenerateRequest, served: ServedModel, settings: Settings) -> list[int]:
+def check_request(
+    body: GenerateRequest, served: ServedModel, settings: Settings
+) -> list[int]:
     """The prompt's token ids, after the checks that depend on the model; else 422."""
     window = served.config.block_size
     vocab = set(served.tokenizer.chars)
@@ -120,7 +124,9 @@ def _summary(handle: RequestHandle, finish_reason: str) -> dict[str, Any]:
     }
 
 
-async def sse_events(engine: AsyncEngine, handle: RequestHandle) -> AsyncIterator[dict[str, str]]:
+async def sse_events(
+    engine: AsyncEngine, handle: RequestHandle
+) -> AsyncIterator[dict[str, str]]:
     """One ``token`` event per token, then ``done``."""
     async for event in engine.stream(handle):
         if event.token >= 0:
@@ -152,7 +158,9 @@ async def generate(
 ) -> Response:
     """Continue the prompt; streamed as server-sent events when ``stream`` is true."""
     prompt_ids = check_request(body, served, settings)
-    handle = engine.submit(body.prompt, prompt_ids, body.sampling())  # 503 if over budget
+    handle = engine.submit(
+        body.prompt, prompt_ids, body.sampling()
+    )  # 503 if over budget
     if body.stream:
         return EventSourceResponse(sse_events(engine, handle), ping=settings.sse_ping_s)
     reason = "length"
@@ -165,7 +173,9 @@ async def generate(
 
 
 @router.get("/info")
-async def info(served: ServedDep, engine: EngineDep, settings: SettingsDep) -> dict[str, Any]:
+async def info(
+    served: ServedDep, engine: EngineDep, settings: SettingsDep
+) -> dict[str, Any]:
     """What this process serves and how its cache is sized."""
     config, kv = served.config, engine.scheduler.kv
     return {

@@ -48,7 +48,7 @@ class SamplingParams:
     stop: tuple[str, ...] = field(default=())  # end when the text ends with one
 
     def __post_init__(self) -> None:
-        if not 1 <= self.max_tokens:
+        if not self.max_tokens >= 1:
             raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}.")
         if not (math.isfinite(self.temperature) and self.temperature >= 0):
             raise ValueError(

@@ -81,11 +81,15 @@ class Scheduler:
         clock: Callable[[], float] = time.monotonic,
     ):
         if policy not in ("continuous", "static"):
-            raise ValueError(f"policy must be 'continuous' or 'static', got {policy!r}.")
+            raise ValueError(
+                f"policy must be 'continuous' or 'static', got {policy!r}."
+            )
         if max_num_seqs < 1:
             raise ValueError(f"max_num_seqs must be >= 1, got {max_num_seqs}.")
         if prefix_sharing and not hasattr(kv, "fork"):
-            raise ValueError("prefix_sharing needs a KV store that can fork (the paged cache).")
+            raise ValueError(
+                "prefix_sharing needs a KV store that can fork (the paged cache)."
+            )
         self.model, self.tokenizer, self.kv = model, tokenizer, kv
         self.policy: Policy = policy
         self.max_num_seqs = max_num_seqs
@@ -158,7 +162,9 @@ class Scheduler:
                 stats.prefill_tokens += sum(len(s.uncached) for s in group)
             else:
                 stats.decode_tokens += len(group)
-            events += [self._sample(s, row) for s, row in zip(group, logits, strict=True)]
+            events += [
+                self._sample(s, row) for s, row in zip(group, logits, strict=True)
+            ]
         return events
 
     def _sample(self, seq: Sequence, logits) -> TokenEvent:  # type: ignore[no-untyped-def]
@@ -248,7 +254,9 @@ class Scheduler:
     def _reserve_running(self) -> None:
         """Room for every running sequence's next tokens, oldest first."""
         for seq in list(self.running):
-            if seq.status == "running" and not self.kv.reserve(seq.seq_id, len(seq.tokens)):
+            if seq.status == "running" and not self.kv.reserve(
+                seq.seq_id, len(seq.tokens)
+            ):
                 self._make_room(seq)
 
     def _make_room(self, seq: Sequence) -> None:

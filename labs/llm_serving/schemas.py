@@ -40,7 +40,9 @@ class GenerateRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    prompt: Annotated[str, Field(strict=True, min_length=1, max_length=MAX_PROMPT_CHARS)]
+    prompt: Annotated[
+        str, Field(strict=True, min_length=1, max_length=MAX_PROMPT_CHARS)
+    ]
     max_tokens: Annotated[int, Field(strict=True, ge=1)] = 32
     temperature: Annotated[Finite, Field(ge=0.0, le=MAX_TEMPERATURE)] = 1.0
     top_k: Annotated[int, Field(strict=True, ge=1)] | None = None
@@ -85,6 +87,10 @@ def error_detail(field: str, message: str, kind: str) -> dict[str, Any]:
 def safe_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Validation errors without the offending input (which may be NaN or huge)."""
     return [
-        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
+        {
+            "loc": list(e.get("loc", ())),
+            "msg": str(e.get("msg", "")),
+            "type": e.get("type"),
+        }
         for e in errors
     ]

@@ -49,7 +49,9 @@ class Settings(BaseSettings):
     step_delay_s: float = Field(0.0, ge=0)  # chaos: sleep added to every engine step
 
     # --- the process --------------------------------------------------------------------
-    torch_threads: int = Field(1, ge=1)  # intra-op threads; 1 leaves a core to the client
+    torch_threads: int = Field(
+        1, ge=1
+    )  # intra-op threads; 1 leaves a core to the client
 
     def as_env(self) -> dict[str, str]:
         """These settings as ``LABKIT_LLM_*`` variables (for a subprocess)."""

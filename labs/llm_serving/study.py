@@ -63,7 +63,9 @@ def mode_settings(mode: str, *, preset: str = "small", **overrides: Any) -> Sett
 @contextmanager
 def serving(settings: Settings, *, timeout_s: float = 90.0) -> Iterator[UvicornServer]:
     """The service under uvicorn on 127.0.0.1, pinned to the server's core; always stopped."""
-    server = start_uvicorn(APP, env=settings.as_env(), health_path="/readyz", timeout_s=timeout_s)
+    server = start_uvicorn(
+        APP, env=settings.as_env(), health_path="/readyz", timeout_s=timeout_s
+    )
     try:
         pin(server.process.pid, server_cpu())
         yield server

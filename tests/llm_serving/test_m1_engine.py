@@ -28,7 +28,9 @@ def brute_force_distribution(logits, temperature, top_k, top_p):
     z = np.asarray(logits, dtype=np.float64) / temperature
     order = sorted(range(len(z)), key=lambda i: (-z[i], i))
     allowed = set(order[:top_k]) if top_k is not None else set(order)
-    p = np.array([np.exp(z[i] - z.max()) if i in allowed else 0.0 for i in range(len(z))])
+    p = np.array(
+        [np.exp(z[i] - z.max()) if i in allowed else 0.0 for i in range(len(z))]
+    )
     p /= p.sum()
     if top_p < 1:
         kept, mass = set(), 0.0
@@ -45,9 +47,13 @@ def brute_force_distribution(logits, temperature, top_k, top_p):
 @pytest.mark.parametrize("prompt", PROMPTS)
 def test_greedy_equals_lab7_generate_without_a_cache(served, prompt):
     model, tok = served.model, served.tokenizer
-    done = generate_one(model, tok, prompt, SamplingParams(max_tokens=60, temperature=0))
+    done = generate_one(
+        model, tok, prompt, SamplingParams(max_tokens=60, temperature=0)
+    )
     ids = tok.encode(prompt).unsqueeze(0)
-    expected = generate(model, ids, 60, temperature=0.0, use_cache=False)[0, ids.shape[1] :]
+    expected = generate(model, ids, 60, temperature=0.0, use_cache=False)[
+        0, ids.shape[1] :
+    ]
     assert done.token_ids == expected.tolist(), (
         "greedy decoding with the KV cache must give exactly the tokens of lab 7's "
         f"uncached generate; got {tok.decode(done.token_ids)!r}, expected "
@@ -58,7 +64,9 @@ def test_greedy_equals_lab7_generate_without_a_cache(served, prompt):
 
 def test_logprobs_are_the_models_own(served):
     model, tok = served.model, served.tokenizer
-    done = generate_one(model, tok, "The ", SamplingParams(max_tokens=12, temperature=0))
+    done = generate_one(
+        model, tok, "The ", SamplingParams(max_tokens=12, temperature=0)
+    )
     tokens = tok.encode("The ").tolist()
     for token, logprob in zip(done.token_ids, done.logprobs, strict=True):
         with torch.no_grad():
@@ -89,18 +97,26 @@ def test_prefill_is_one_pass_then_one_token_per_decode_step(served, monkeypatch)
 
 def test_max_tokens_is_exact(served):
     done = generate_one(
-        served.model, served.tokenizer, "x", SamplingParams(max_tokens=7, temperature=0.9, seed=1)
+        served.model,
+        served.tokenizer,
+        "x",
+        SamplingParams(max_tokens=7, temperature=0.9, seed=1),
     )
     assert len(done.token_ids) == 7 and done.finish_reason == "length"
 
 
 def test_a_stop_string_ends_generation_and_is_cut(served):
     model, tok = served.model, served.tokenizer
-    full = generate_one(model, tok, "An expression", SamplingParams(max_tokens=60, temperature=0))
+    full = generate_one(
+        model, tok, "An expression", SamplingParams(max_tokens=60, temperature=0)
+    )
     stop = full.text[9:12]  # three characters that occur in the greedy answer
     first = full.text.index(stop)
     done = generate_one(
-        model, tok, "An expression", SamplingParams(max_tokens=60, temperature=0, stop=(stop,))
+        model,
+        tok,
+        "An expression",
+        SamplingParams(max_tokens=60, temperature=0, stop=(stop,)),
     )
     assert done.finish_reason == "stop"
     assert done.text == full.text[:first], "the answer ends just before the stop string"
@@ -139,7 +155,14 @@ def test_stop_checker_deltas_add_up_to_the_text():
 
 @pytest.mark.parametrize(
     "temperature, top_k, top_p",
-    [(1.0, None, 1.0), (0.5, None, 0.9), (2.0, 20, 1.0), (0.8, 10, 0.7), (1.3, None, 0.3), (0.7, 5, 0.95)],
+    [
+        (1.0, None, 1.0),
+        (0.5, None, 0.9),
+        (2.0, 20, 1.0),
+        (0.8, 10, 0.7),
+        (1.3, None, 0.3),
+        (0.7, 5, 0.95),
+    ],
 )
 def test_the_distribution_matches_a_brute_force_nucleus(temperature, top_k, top_p):
     gen = torch.Generator().manual_seed(int(temperature * 100) + (top_k or 0))
@@ -169,10 +192,15 @@ def test_temperature_scales_logits_before_the_nucleus():
 
 def test_greedy_is_the_argmax_and_draws_follow_the_distribution():
     logits = torch.tensor([0.1, 2.0, 1.5, -1.0], dtype=torch.float64)
-    assert sample_token(logits, SamplingParams(temperature=0), make_generator(0, "cpu")) == 1
+    assert (
+        sample_token(logits, SamplingParams(temperature=0), make_generator(0, "cpu"))
+        == 1
+    )
     params = SamplingParams(temperature=1.0, top_p=0.9)
     gen = make_generator(3, torch.device("cpu"))
-    draws = np.bincount([sample_token(logits, params, gen) for _ in range(4000)], minlength=4)
+    draws = np.bincount(
+        [sample_token(logits, params, gen) for _ in range(4000)], minlength=4
+    )
     expected = token_distribution(logits, params).numpy() * 4000
     assert draws[expected == 0].sum() == 0
     np.testing.assert_allclose(draws, expected, atol=4 * np.sqrt(expected.max()) + 1)
@@ -189,5 +217,10 @@ def test_a_seed_gives_the_same_answer_whatever_else_draws(served):
     assert first.token_ids == second.token_ids, (
         "a request's draws must come from its own seeded generator, not the global one"
     )
-    other = generate_one(model, tok, "The ", SamplingParams(max_tokens=40, temperature=1.0, top_k=30, seed=12))
+    other = generate_one(
+        model,
+        tok,
+        "The ",
+        SamplingParams(max_tokens=40, temperature=1.0, top_k=30, seed=12),
+    )
     assert other.token_ids != first.token_ids

@@ -60,7 +60,9 @@ def test_masks_match_a_brute_force_loop():
         past = [rng.randint(0, 12) for _ in range(B)]
         new = [rng.randint(1, 6) for _ in range(B)]
         width = max(p + n for p, n in zip(past, new, strict=True)) + rng.randint(0, 3)
-        positions, valid, allowed = attention_masks(torch.tensor(past), torch.tensor(new), width)
+        positions, valid, allowed = attention_masks(
+            torch.tensor(past), torch.tensor(new), width
+        )
         T = max(new)
         assert positions.shape == (B, T) and valid.shape == (B, T)
         assert allowed.shape == (B, T, width)
@@ -82,7 +84,9 @@ def test_batched_logits_equal_each_sequence_alone(model64, tokenizer):
         assert kv.reserve(i, len(tokens))
     logits = forward_batch(model64, kv, list(seqs), [0] * 4, list(seqs.values()))
     for row, tokens in zip(logits, seqs.values(), strict=True):
-        torch.testing.assert_close(row, logits_alone(model64, tokens), atol=1e-9, rtol=0)
+        torch.testing.assert_close(
+            row, logits_alone(model64, tokens), atol=1e-9, rtol=0
+        )
     for _ in range(5):  # decode steps: one new token each, plus a prompt joining
         joining = len(seqs)
         seqs[joining] = tokenizer.encode(PROMPTS[joining]).tolist()
@@ -93,9 +97,13 @@ def test_batched_logits_equal_each_sequence_alone(model64, tokenizer):
             seqs[i] = tokens + new[i] if i != joining else tokens
             assert kv.reserve(i, len(seqs[i]))
         ids = list(seqs)
-        logits = forward_batch(model64, kv, ids, [past[i] for i in ids], [new[i] for i in ids])
+        logits = forward_batch(
+            model64, kv, ids, [past[i] for i in ids], [new[i] for i in ids]
+        )
         for i, row in zip(ids, logits, strict=True):
-            torch.testing.assert_close(row, logits_alone(model64, seqs[i]), atol=1e-9, rtol=0)
+            torch.testing.assert_close(
+                row, logits_alone(model64, seqs[i]), atol=1e-9, rtol=0
+            )
 
 
 def test_every_answer_equals_its_answer_alone(model64, tokenizer):
@@ -105,7 +113,10 @@ def test_every_answer_equals_its_answer_alone(model64, tokenizer):
     scheduler = Scheduler(model64, tokenizer, kv, max_num_seqs=3)
     seqs = []
     for i, prompt in enumerate(PROMPTS):
-        params = {"max_tokens": rng.randint(3, 50), "temperature": 0.0 if i % 2 else 0.9}
+        params = {
+            "max_tokens": rng.randint(3, 50),
+            "temperature": 0.0 if i % 2 else 0.9,
+        }
         params["seed"] = 100 + i
         seqs.append(make_seq(tokenizer, prompt, **params))
     pending = list(seqs)
@@ -169,10 +180,18 @@ def test_static_batching_gives_the_same_answers(model64, tokenizer):
     kv = ContiguousKV.for_model(model64, capacity_tokens=4 * model64.config.block_size)
     scheduler = Scheduler(model64, tokenizer, kv, policy="static", max_num_seqs=4,
                           batch_wait_timeout_s=0.0)  # fmt: skip
-    seqs = [make_seq(tokenizer, p, max_tokens=5 + 3 * i, temperature=0) for i, p in enumerate(PROMPTS[:6])]
+    seqs = [
+        make_seq(tokenizer, p, max_tokens=5 + 3 * i, temperature=0)
+        for i, p in enumerate(PROMPTS[:6])
+    ]
     for seq in seqs:
         scheduler.add(seq)
     steps = drain(scheduler)
-    assert steps == (5 + 3 * 3) + (5 + 3 * 5), "two batches, each as long as its longest"
+    assert steps == (5 + 3 * 3) + (5 + 3 * 5), (
+        "two batches, each as long as its longest"
+    )
     for seq in seqs:
-        assert seq.output_ids == generate_one(model64, tokenizer, seq.prompt, seq.params).token_ids
+        assert (
+            seq.output_ids
+            == generate_one(model64, tokenizer, seq.prompt, seq.params).token_ids
+        )

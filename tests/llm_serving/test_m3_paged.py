@@ -29,11 +29,15 @@ BS = 4  # a small block size: many block boundaries in short sequences
 
 
 def make_seq(tok, prompt, **params):
-    return Sequence.create(next_seq_id(), prompt, tok.encode(prompt).tolist(), SamplingParams(**params))
+    return Sequence.create(
+        next_seq_id(), prompt, tok.encode(prompt).tolist(), SamplingParams(**params)
+    )
 
 
 def paged(model, blocks, block_size=BS):
-    return PagedKVCache.for_model(model, capacity_tokens=blocks * block_size, block_size=block_size)
+    return PagedKVCache.for_model(
+        model, capacity_tokens=blocks * block_size, block_size=block_size
+    )
 
 
 def test_the_allocator_counts_users_and_refuses_a_double_free():
@@ -44,7 +48,9 @@ def test_the_allocator_counts_users_and_refuses_a_double_free():
         blocks.allocate()
     blocks.share(got[0])
     blocks.free(got[0])
-    assert blocks.num_free == 0, "a shared block stays in use until its last user frees it"
+    assert blocks.num_free == 0, (
+        "a shared block stays in use until its last user frees it"
+    )
     blocks.free(got[0])
     assert blocks.num_free == 1 and blocks.refcount(got[0]) == 0
     with pytest.raises(DoubleFree):
@@ -56,12 +62,16 @@ def test_the_allocator_counts_users_and_refuses_a_double_free():
 def test_reserve_takes_whole_blocks_as_the_sequence_grows(served):
     kv = paged(served.model, blocks=6)
     assert kv.reserve(1, 5) and len(kv.tables[1]) == 2
-    assert kv.reserve(1, 8) and len(kv.tables[1]) == 2, "8 positions fit in 2 blocks of 4"
+    assert kv.reserve(1, 8) and len(kv.tables[1]) == 2, (
+        "8 positions fit in 2 blocks of 4"
+    )
     assert kv.reserve(1, 9) and len(kv.tables[1]) == 3
     assert kv.reserve(2, 12) and kv.allocator.num_free == 0
     table = list(kv.tables[1])
     assert not kv.reserve(1, 13), "no block is free"
-    assert kv.tables[1] == table and kv.lengths[1] == 9, "a failed reserve changes nothing"
+    assert kv.tables[1] == table and kv.lengths[1] == 9, (
+        "a failed reserve changes nothing"
+    )
     assert kv.reserved_tokens == 6 * BS and kv.used_tokens == 9 + 12
     kv.free(1)
     kv.free(2)
@@ -91,15 +101,24 @@ def test_copy_on_write_leaves_the_other_sequence_untouched(served):
     assert all(kv.allocator.refcount(b) == 2 for b in kv.tables[1])
     before = kv.k[:, kv.slot_table([1], 6)[0]].clone()
     free_before = kv.allocator.num_free
-    assert kv.reserve(2, 7)  # sequence 2 writes position 6, inside the shared half-full block
+    assert kv.reserve(
+        2, 7
+    )  # sequence 2 writes position 6, inside the shared half-full block
     assert kv.tables[2][0] == kv.tables[1][0], "the full block stays shared"
     assert kv.tables[2][1] != kv.tables[1][1], "the written block was copied"
     assert kv.allocator.refcount(kv.tables[1][1]) == 1 and kv.cow_copies == 1
     assert kv.allocator.num_free == free_before - 1
     torch.testing.assert_close(
-        kv.k[:, kv.slot_table([2], 6)[0]], before, msg="the copy holds the shared positions"
+        kv.k[:, kv.slot_table([2], 6)[0]],
+        before,
+        msg="the copy holds the shared positions",
     )
-    kv.write(0, kv.slots(2, 6, 7), torch.ones(1, *kv.k.shape[2:]), torch.ones(1, *kv.k.shape[2:]))
+    kv.write(
+        0,
+        kv.slots(2, 6, 7),
+        torch.ones(1, *kv.k.shape[2:]),
+        torch.ones(1, *kv.k.shape[2:]),
+    )
     torch.testing.assert_close(kv.k[:, kv.slot_table([1], 6)[0]], before)
     kv.free(1)
     kv.free(2)
@@ -118,17 +137,32 @@ def run_all(scheduler, seqs, limit=3000):
 
 def workload(tok, n, seed):
     rng = random.Random(seed)
-    prompts = ["def f(x):", "The ", "An object is", "class A:", "import os", "x = 1", "It is"]
+    prompts = [
+        "def f(x):",
+        "The ",
+        "An object is",
+        "class A:",
+        "import os",
+        "x = 1",
+        "It is",
+    ]
     return [
-        make_seq(tok, rng.choice(prompts), max_tokens=rng.randint(3, 40),
-                 temperature=rng.choice([0.0, 0.9]), seed=seed * 100 + i)  # fmt: skip
+        make_seq(
+            tok,
+            rng.choice(prompts),
+            max_tokens=rng.randint(3, 40),
+            temperature=rng.choice([0.0, 0.9]),
+            seed=seed * 100 + i,
+        )  # fmt: skip
         for i in range(n)
     ]
 
 
 def test_outputs_equal_the_contiguous_cache_even_when_preempted(model64, tokenizer):
     seqs = workload(tokenizer, 12, seed=3)
-    kv = paged(model64, blocks=24)  # 96 slots for up to 6 sequences of up to 52: preemption
+    kv = paged(
+        model64, blocks=24
+    )  # 96 slots for up to 6 sequences of up to 52: preemption
     scheduler = Scheduler(model64, tokenizer, kv, max_num_seqs=6)
     run_all(scheduler, seqs)
     assert scheduler.stats.preemptions > 0, "the cache was sized to force preemption"
@@ -138,14 +172,19 @@ def test_outputs_equal_the_contiguous_cache_even_when_preempted(model64, tokeniz
             f"{seq.prompt!r} (preempted {seq.preemptions}x): "
             f"{tokenizer.decode(seq.output_ids)!r} != {alone.text!r}"
         )
-    assert kv.allocator.num_free == 24 and not kv.tables, "every block is free at the end"
+    assert kv.allocator.num_free == 24 and not kv.tables, (
+        "every block is free at the end"
+    )
 
 
 def test_the_newest_sequence_is_preempted(served, tokenizer):
     model = served.model
     kv = paged(model, blocks=6)  # 24 slots
     scheduler = Scheduler(model, tokenizer, kv, max_num_seqs=3)
-    a, b, c = (make_seq(tokenizer, p, max_tokens=20, temperature=0) for p in ("abcdefgh", "abcdefgh", "abcdefgh"))
+    a, b, c = (
+        make_seq(tokenizer, p, max_tokens=20, temperature=0)
+        for p in ("abcdefgh", "abcdefgh", "abcdefgh")
+    )
     for seq in (a, b, c):
         scheduler.add(seq)
     scheduler.step()  # each prefills 8 positions into 2 blocks: all 6 blocks used
@@ -209,6 +248,8 @@ def test_paged_waste_stays_under_a_block_per_sequence(served, tokenizer):
         running = len(scheduler.running)
         wasted = kv.reserved_tokens - kv.used_tokens
         assert 0 <= wasted < 8 * max(running, 1), (wasted, running)
-        assert kv.reserved_tokens == 8 * sum(math.ceil(n / 8) for n in kv.lengths.values())
+        assert kv.reserved_tokens == 8 * sum(
+            math.ceil(n / 8) for n in kv.lengths.values()
+        )
         checked += 1
     assert checked > 20

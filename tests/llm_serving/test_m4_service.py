@@ -34,7 +34,9 @@ WAIT_S = 5.0
 
 
 def engine_for(served, *, max_num_seqs=4, blocks=16, budget=1.0, step_delay_s=0.0):
-    kv = PagedKVCache.for_model(served.model, capacity_tokens=blocks * 16, block_size=16)
+    kv = PagedKVCache.for_model(
+        served.model, capacity_tokens=blocks * 16, block_size=16
+    )
     scheduler = Scheduler(served.model, served.tokenizer, kv, max_num_seqs=max_num_seqs)
     admission = KVAdmission(kv.capacity_tokens, budget)
     return AsyncEngine(
@@ -78,7 +80,9 @@ def test_the_engine_answers_like_generate_one(served):
     async def main():
         engine = engine_for(served)
         engine.start()
-        params = [SamplingParams(max_tokens=n, temperature=0.8, seed=n) for n in (5, 17, 30)]
+        params = [
+            SamplingParams(max_tokens=n, temperature=0.8, seed=n) for n in (5, 17, 30)
+        ]
         handles = [engine.submit("The ", ids(served, "The "), p) for p in params]
         results = await asyncio.gather(*(collect(engine, h) for h in handles))
         await engine.stop()
@@ -96,7 +100,9 @@ def test_tokens_are_delivered_as_they_are_made(served):
     async def main():
         engine = engine_for(served, step_delay_s=0.03)
         engine.start()
-        handle = engine.submit("x = ", ids(served, "x = "), SamplingParams(max_tokens=12, temperature=0))
+        handle = engine.submit(
+            "x = ", ids(served, "x = "), SamplingParams(max_tokens=12, temperature=0)
+        )
         events, times = await collect(engine, handle)
         await engine.stop()
         return handle, events, times
@@ -108,7 +114,9 @@ def test_tokens_are_delivered_as_they_are_made(served):
         f"tokens must reach the caller step by step (>= 30 ms apart here), got gaps {gaps}: "
         "they were held back and sent together"
     )
-    assert handle.ttft_s is not None and handle.ttft_s < 0.3 * (times[-1] - handle.arrival)
+    assert handle.ttft_s is not None and handle.ttft_s < 0.3 * (
+        times[-1] - handle.arrival
+    )
 
 
 def test_ttft_includes_the_wait_for_a_place_in_the_batch(served):
@@ -138,11 +146,15 @@ def test_a_closed_stream_aborts_and_frees_its_blocks_at_once(served):
     async def main():
         engine = engine_for(served, step_delay_s=0.02)
         engine.start()
-        handle = engine.submit("The ", ids(served, "The "), SamplingParams(max_tokens=100, temperature=0))
+        handle = engine.submit(
+            "The ", ids(served, "The "), SamplingParams(max_tokens=100, temperature=0)
+        )
         stream = engine.stream(handle)
         await stream.__anext__()
         await stream.__anext__()
-        await stream.aclose()  # what a client disconnect does to the response's generator
+        await (
+            stream.aclose()
+        )  # what a client disconnect does to the response's generator
         closed_at = time.monotonic()
         kv = engine.scheduler.kv
         while kv.allocator.num_used or engine.admission.committed:
@@ -161,7 +173,9 @@ def test_a_closed_stream_aborts_and_frees_its_blocks_at_once(served):
 
 def test_finished_requests_give_their_budget_back(served):
     async def main():
-        engine = engine_for(served, blocks=4, budget=1.0)  # 64 slots: one request of <= 64
+        engine = engine_for(
+            served, blocks=4, budget=1.0
+        )  # 64 slots: one request of <= 64
         engine.start()
         params = SamplingParams(max_tokens=40, temperature=0)
         for _ in range(3):
@@ -204,7 +218,9 @@ def test_streaming_sends_the_first_token_long_before_the_last(service):
         plain = client.post("/generate", json=body)
         assert plain.status_code == 200
         sent = time.monotonic()
-        with client.stream("POST", "/generate", json={**body, "stream": True}) as response:
+        with client.stream(
+            "POST", "/generate", json={**body, "stream": True}
+        ) as response:
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/event-stream")
             events = list(sse(response))
@@ -217,11 +233,15 @@ def test_streaming_sends_the_first_token_long_before_the_last(service):
         "tokens must be streamed as they are made, not sent at the end"
     )
     done = events[-1][1]
-    assert done["finish_reason"] == "length" and done["usage"]["completion_tokens"] == 40
+    assert (
+        done["finish_reason"] == "length" and done["usage"]["completion_tokens"] == 40
+    )
 
 
 def test_a_client_disconnect_frees_the_blocks_at_once(service):
-    body = json.dumps({"prompt": "The ", "max_tokens": 100, "temperature": 0, "stream": True})
+    body = json.dumps(
+        {"prompt": "The ", "max_tokens": 100, "temperature": 0, "stream": True}
+    )
     request = (
         f"POST /generate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n{body}"
@@ -236,7 +256,9 @@ def test_a_client_disconnect_frees_the_blocks_at_once(service):
             received += chunk
         assert metric(service.url, "llm_running_sequences") == 1
     closed = time.monotonic()  # the socket is closed: the client went away
-    while metric(service.url, "llm_kv_blocks_in_use") or metric(service.url, "llm_running_sequences"):
+    while metric(service.url, "llm_kv_blocks_in_use") or metric(
+        service.url, "llm_running_sequences"
+    ):
         assert time.monotonic() - closed < 1.0, (
             "1 s after the client disconnected its sequence still ran (100 tokens take "
             "over 2 s here): abort it when the stream is closed"
@@ -244,7 +266,7 @@ def test_a_client_disconnect_frees_the_blocks_at_once(service):
         time.sleep(0.02)
     generated = metric(service.url, "llm_generated_tokens_total") - before
     assert generated < 60, f"{generated} tokens were generated for a client that left"
-    assert metric(service.url, 'llm_requests_total') >= 0
+    assert metric(service.url, "llm_requests_total") >= 0
 
 
 def test_a_request_over_the_kv_budget_gets_503_with_retry_after(service):
@@ -263,23 +285,33 @@ def test_a_request_over_the_kv_budget_gets_503_with_retry_after(service):
                 s.__exit__(None, None, None)
         deadline = time.monotonic() + WAIT_S
         while metric(service.url, "llm_kv_blocks_in_use"):
-            assert time.monotonic() < deadline, "the closed streams never gave their blocks back"
+            assert time.monotonic() < deadline, (
+                "the closed streams never gave their blocks back"
+            )
             time.sleep(0.02)
-        again = client.post("/generate", json={**body, "stream": False, "max_tokens": 3})
+        again = client.post(
+            "/generate", json={**body, "stream": False, "max_tokens": 3}
+        )
         assert again.status_code == 200
 
 
 def test_metrics_report_latencies_tokens_and_the_cache(service):
     with httpx.Client(base_url=service.url, timeout=WAIT_S) as client:
         before = metric(service.url, "llm_generated_tokens_total")
-        r = client.post("/generate", json={"prompt": "x", "max_tokens": 7, "temperature": 0})
+        r = client.post(
+            "/generate", json={"prompt": "x", "max_tokens": 7, "temperature": 0}
+        )
         assert r.status_code == 200
         assert r.json()["timing"]["ttft_s"] > 0
     assert metric(service.url, "llm_generated_tokens_total") - before == 7
     assert metric(service.url, "llm_time_to_first_token_seconds_count") >= 1
     assert metric(service.url, "llm_inter_token_latency_seconds_count") >= 6
     assert metric(service.url, "llm_kv_blocks_total") == 16
-    for name in ("llm_tokens_per_second", "llm_waiting_sequences", "llm_kv_used_tokens"):
+    for name in (
+        "llm_tokens_per_second",
+        "llm_waiting_sequences",
+        "llm_kv_used_tokens",
+    ):
         metric(service.url, name)
 
 
@@ -348,4 +380,7 @@ def test_the_service_settings_round_trip_through_the_environment():
 
     env = settings.as_env()
     assert env["LABKIT_LLM_SCHEDULER"] == "static"
-    assert Settings(**{k.removeprefix("LABKIT_LLM_").lower(): v for k, v in env.items()}) == settings
+    assert (
+        Settings(**{k.removeprefix("LABKIT_LLM_").lower(): v for k, v in env.items()})
+        == settings
+    )

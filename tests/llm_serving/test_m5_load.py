@@ -11,7 +11,14 @@ from __future__ import annotations
 import pytest
 
 from infra.sse_load import run_sse_load
-from labs.llm_serving import SLO, knee_rate, load_summary, meets_slo, replicas_needed, request_timing
+from labs.llm_serving import (
+    SLO,
+    knee_rate,
+    load_summary,
+    meets_slo,
+    replicas_needed,
+    request_timing,
+)
 from labs.llm_serving.load_metrics import RequestTiming
 
 
@@ -27,7 +34,9 @@ def record(scheduled, events, *, sent=None, status=200, done=True):
 
 def test_ttft_is_timed_from_the_scheduled_send():
     timing = request_timing(record(1.0, [1.5, 1.6, 1.8, 1.9], sent=1.3))
-    assert timing.ttft_s == pytest.approx(0.5), "late sending is part of the wait: time from 'scheduled'"
+    assert timing.ttft_s == pytest.approx(0.5), (
+        "late sending is part of the wait: time from 'scheduled'"
+    )
     assert timing.e2e_s == pytest.approx(0.9)
     assert timing.tpot_s == pytest.approx(0.4 / 3), "TPOT is (last - first) / (n - 1)"
     assert timing.tokens == 4
@@ -40,7 +49,9 @@ def test_one_token_has_no_tpot_and_no_token_no_timing():
 
 def test_the_slo_needs_both_ttft_and_tpot():
     slo = SLO(ttft_s=0.5, tpot_s=0.05)
-    assert meets_slo(RequestTiming(0.5, 0.05, 2.0, 10), slo), "the bounds themselves are met"
+    assert meets_slo(RequestTiming(0.5, 0.05, 2.0, 10), slo), (
+        "the bounds themselves are met"
+    )
     assert not meets_slo(RequestTiming(0.51, 0.01, 1.0, 10), slo)
     assert not meets_slo(RequestTiming(0.1, 0.051, 1.0, 10), slo)
     assert meets_slo(RequestTiming(0.3, None, 0.3, 1), slo)
@@ -58,11 +69,18 @@ def test_a_load_point_counts_goodput_over_the_offered_window():
         record(3.7, [3.8, 3.85, 3.9, 4.05]),  # good; its last token after the window
     ]
     point = load_summary(records, duration_s=4.0, slo=slo)
-    assert (point["offered"], point["completed"], point["rejected"], point["failed"]) == (7, 5, 1, 1)
+    assert (
+        point["offered"],
+        point["completed"],
+        point["rejected"],
+        point["failed"],
+    ) == (7, 5, 1, 1)
     assert point["goodput_rps"] == pytest.approx(3 / 4.0)
     assert point["slo_attainment"] == pytest.approx(3 / 7)
     assert point["tokens"] == 16
-    assert point["tokens_per_s"] == pytest.approx(15 / 4.0), "tokens received in [0, 4) per second"
+    assert point["tokens_per_s"] == pytest.approx(15 / 4.0), (
+        "tokens received in [0, 4) per second"
+    )
     assert point["ttft_p50_s"] == pytest.approx(0.1)
 
 
@@ -75,7 +93,10 @@ def test_the_knee_is_the_last_rate_before_the_first_miss():
     ]
     assert knee_rate(points, min_attainment=0.9) == 20
     assert knee_rate(points, min_attainment=0.99) == 10
-    assert knee_rate([{"offered_rps": 5, "slo_attainment": 0.2}], min_attainment=0.9) == 0.0
+    assert (
+        knee_rate([{"offered_rps": 5, "slo_attainment": 0.2}], min_attainment=0.9)
+        == 0.0
+    )
 
 
 def test_replicas_for_a_target_rate_with_headroom():
@@ -89,8 +110,20 @@ def test_replicas_for_a_target_rate_with_headroom():
 
 def test_an_open_loop_run_against_the_service(service):
     bodies = [
-        {"prompt": "The ", "max_tokens": 8, "temperature": 0.5, "seed": 1, "stream": True},
-        {"prompt": "x = ", "max_tokens": 3, "temperature": 0.5, "seed": 2, "stream": True},
+        {
+            "prompt": "The ",
+            "max_tokens": 8,
+            "temperature": 0.5,
+            "seed": 1,
+            "stream": True,
+        },
+        {
+            "prompt": "x = ",
+            "max_tokens": 3,
+            "temperature": 0.5,
+            "seed": 2,
+            "stream": True,
+        },
     ]
     run = run_sse_load(service.url, "/generate", bodies, rate=8, duration_s=1.5,
                        max_requests=30, timeout_s=10, drain_s=5, seed=4)  # fmt: skip
@@ -103,5 +136,7 @@ def test_an_open_loop_run_against_the_service(service):
     assert point["goodput_rps"] == pytest.approx(point["offered"] / 1.5)
     for r in records:
         timing = request_timing(r)
-        assert timing.ttft_s >= 0.02, "each step takes >= 20 ms: no token arrives sooner"
+        assert timing.ttft_s >= 0.02, (
+            "each step takes >= 20 ms: no token arrives sooner"
+        )
         assert timing.ttft_s == pytest.approx(r["events"][0] - r["scheduled"])
