@@ -56,8 +56,16 @@ def _batching(results: Results, preset: str) -> dict[str, Any]:
         with serving(mode_settings(mode, preset=preset)) as server:
             warm_up(server.url, bodies)
             for seed in range(REPEATS):  # the same arrivals for both modes
-                runs[mode].append(load_point(server.url, bodies, rate=rate,
-                                             duration_s=seconds, slo=SLO_BENCH, seed=seed))  # fmt: skip
+                runs[mode].append(
+                    load_point(
+                        server.url,
+                        bodies,
+                        rate=rate,
+                        duration_s=seconds,
+                        slo=SLO_BENCH,
+                        seed=seed,
+                    )
+                )
     ratios = [
         c["tokens_per_s"] / s["tokens_per_s"]
         for c, s in zip(runs["continuous"], runs["static"], strict=True)
@@ -89,8 +97,14 @@ def _memory(results: Results, preset: str) -> dict[str, Any]:
     for seed in range(REPEATS):
         bodies = draw_requests(96, context_window=context, seed=10 + seed)
         for mode in waste:
-            row = engine_run(served.model, served.tokenizer, bodies, mode=mode,
-                             capacity_tokens=KV_WINDOWS * context, max_num_seqs=MAX_NUM_SEQS)  # fmt: skip
+            row = engine_run(
+                served.model,
+                served.tokenizer,
+                bodies,
+                mode=mode,
+                capacity_tokens=KV_WINDOWS * context,
+                max_num_seqs=MAX_NUM_SEQS,
+            )
             waste[mode].append(row["waste"])
     figures = {
         "contiguous_waste": spread(waste["continuous"]),
@@ -105,8 +119,13 @@ def _memory(results: Results, preset: str) -> dict[str, Any]:
 
 def _streaming(results: Results, preset: str) -> dict[str, Any]:
     settings = mode_settings("continuous+paged", preset=preset)
-    body = {"prompt": "An expression ", "max_tokens": settings.max_tokens_limit - 16,
-            "temperature": 0.8, "seed": 0, "stream": True}  # fmt: skip
+    body = {
+        "prompt": "An expression ",
+        "max_tokens": settings.max_tokens_limit - 16,
+        "temperature": 0.8,
+        "seed": 0,
+        "stream": True,
+    }
     firsts, totals = [], []
     with serving(settings) as server:
         warm_up(server.url, [body])
@@ -144,27 +163,33 @@ def bench(results: Results, *, preset: str = "small") -> None:
         "m2", "m4", "m5", what="continuous against static batching over HTTP"
     ):
         b = _batching(results, preset)
-        rows.append({
-            "claim": "continuous ≥ 2× static tokens/s, p99 TTFT no worse",
-            "measured": f"{b['ratio']['median']:.2f}× ({b['ratio']['min']:.2f}–{b['ratio']['max']:.2f}); "
-                        f"p99 TTFT {b['continuous_ttft_p99_s']['median']:.3f} s vs "
-                        f"{b['static_ttft_p99_s']['median']:.3f} s",
-            "met": b["meets_target"],
-        })  # fmt: skip
+        rows.append(
+            {
+                "claim": "continuous ≥ 2× static tokens/s, p99 TTFT no worse",
+                "measured": f"{b['ratio']['median']:.2f}× ({b['ratio']['min']:.2f}–{b['ratio']['max']:.2f}); "
+                f"p99 TTFT {b['continuous_ttft_p99_s']['median']:.3f} s vs "
+                f"{b['static_ttft_p99_s']['median']:.3f} s",
+                "met": b["meets_target"],
+            }
+        )
     if results.needs("m3", what="paged against contiguous KV waste"):
         m = _memory(results, preset)
-        rows.append({
-            "claim": "paged waste ≤ 10% of reserved KV memory",
-            "measured": f"{m['paged_waste']['median']:.1%} (contiguous "
-                        f"{m['contiguous_waste']['median']:.1%})",
-            "met": m["meets_target"],
-        })  # fmt: skip
+        rows.append(
+            {
+                "claim": "paged waste ≤ 10% of reserved KV memory",
+                "measured": f"{m['paged_waste']['median']:.1%} (contiguous "
+                f"{m['contiguous_waste']['median']:.1%})",
+                "met": m["meets_target"],
+            }
+        )
     if results.needs("m4", what="streaming TTFT over HTTP"):
         s = _streaming(results, preset)
-        rows.append({
-            "claim": "streamed TTFT ≤ 0.2 × total latency",
-            "measured": f"{s['ttft_s']['median'] * 1e3:.0f} ms of {s['total_s']['median'] * 1e3:.0f} ms "
-                        f"({s['ttft_over_total']['median']:.3f})",
-            "met": s["meets_target"],
-        })  # fmt: skip
+        rows.append(
+            {
+                "claim": "streamed TTFT ≤ 0.2 × total latency",
+                "measured": f"{s['ttft_s']['median'] * 1e3:.0f} ms of {s['total_s']['median'] * 1e3:.0f} ms "
+                f"({s['ttft_over_total']['median']:.3f})",
+                "met": s["meets_target"],
+            }
+        )
     results.table(rows, title=f"Targets (medians of {REPEATS} runs, preset {preset})")

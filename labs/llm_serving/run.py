@@ -67,18 +67,21 @@ def _model(results: Results, preset: str) -> Any:
         head_size=config.head_size,
         seq_len=1,
     )
-    results.add("model", {
-        "preset": preset,
-        "parameters": parameter_count(config),
-        "n_layer": config.n_layer,
-        "n_head": config.n_head,
-        "n_embd": config.n_embd,
-        "context_window": config.block_size,
-        "kv_bytes_per_token": per_token,
-        "weight_bytes": 4 * parameter_count(config),
-        "val_loss": served.val_loss,
-        "train_s": served.train_s,
-    })  # fmt: skip
+    results.add(
+        "model",
+        {
+            "preset": preset,
+            "parameters": parameter_count(config),
+            "n_layer": config.n_layer,
+            "n_head": config.n_head,
+            "n_embd": config.n_embd,
+            "context_window": config.block_size,
+            "kv_bytes_per_token": per_token,
+            "weight_bytes": 4 * parameter_count(config),
+            "val_loss": served.val_loss,
+            "train_s": served.train_s,
+        },
+    )
     results.text(
         f"## The model\n\nLab 7's GPT, preset `{preset}`: {config.n_layer} layers, "
         f"{config.n_head} heads, {config.n_embd} channels, a {config.block_size}-character "
@@ -136,15 +139,27 @@ def _engine(results: Results, served: Any, preset: str) -> None:
             mode=mode,
             capacity_tokens=KV_WINDOWS * context,
             max_num_seqs=MAX_NUM_SEQS,
-        )  # fmt: skip
+        )
         for mode in ("static", "continuous", "paged")
     ]
     by_mode = {row["mode"]: row for row in rows}
     results.add("engine", by_mode)
     results.add("kv_waste", {m: by_mode[m]["waste"] for m in by_mode})
-    results.table(rows, title=f"{len(bodies)} requests, all queued at once, in process",
-                  columns=["mode", "tokens_per_s", "steps", "mean_batch", "preemptions",
-                           "recomputed_tokens", "reserved_tokens", "used_tokens", "waste"])  # fmt: skip
+    results.table(
+        rows,
+        title=f"{len(bodies)} requests, all queued at once, in process",
+        columns=[
+            "mode",
+            "tokens_per_s",
+            "steps",
+            "mean_batch",
+            "preemptions",
+            "recomputed_tokens",
+            "reserved_tokens",
+            "used_tokens",
+            "waste",
+        ],
+    )
     paged, contiguous = by_mode["paged"], by_mode["continuous"]
     results.text(
         f"## Memory (m3)\n\nThe same KV budget, {KV_WINDOWS * context:,} token slots: "
@@ -159,11 +174,14 @@ def _engine(results: Results, served: Any, preset: str) -> None:
         "tokens it computed: preemption by recompute costs a prefill of the victim's "
         "whole sequence, cheap here because a prefill token is cheap."
     )
-    results.add("preemption", {
-        "count": paged["preemptions"],
-        "recomputed_tokens": paged["recomputed_tokens"],
-        "recomputed_share": paged["recomputed_tokens"] / paged["computed_tokens"],
-    })  # fmt: skip
+    results.add(
+        "preemption",
+        {
+            "count": paged["preemptions"],
+            "recomputed_tokens": paged["recomputed_tokens"],
+            "recomputed_share": paged["recomputed_tokens"] / paged["computed_tokens"],
+        },
+    )
 
 
 def _sweeps(results: Results, served: Any, preset: str) -> None:
@@ -172,8 +190,14 @@ def _sweeps(results: Results, served: Any, preset: str) -> None:
     rates, seconds = SWEEPS[preset]
     context = served.config.block_size
     bodies = draw_requests(600, context_window=context, seed=2)
-    results.add("slo", {"ttft_s": SLO_TARGET.ttft_s, "tpot_s": SLO_TARGET.tpot_s,
-                        "min_attainment": MIN_ATTAINMENT})  # fmt: skip
+    results.add(
+        "slo",
+        {
+            "ttft_s": SLO_TARGET.ttft_s,
+            "tpot_s": SLO_TARGET.tpot_s,
+            "min_attainment": MIN_ATTAINMENT,
+        },
+    )
     results.add("workload_mean_output_tokens", mean_output_tokens(bodies))
     points: list[dict[str, Any]] = []
     knees: dict[str, Any] = {}
@@ -184,8 +208,11 @@ def _sweeps(results: Results, served: Any, preset: str) -> None:
         points += got
         knee = knee_rate(got, min_attainment=MIN_ATTAINMENT)
         best = max(got, key=lambda p: p["goodput_rps"])
+        top = max(got, key=lambda p: p["rate"])
         knees[label] = {
             "knee_rps": knee,
+            "top_rate": top["rate"],
+            "top_ttft_p99_s": top["ttft_p99_s"],
             "max_goodput_rps": best["goodput_rps"],
             "max_tokens_per_s": max(p["tokens_per_s"] for p in got),
             "points": got,
@@ -193,7 +220,7 @@ def _sweeps(results: Results, served: Any, preset: str) -> None:
     results.add("sweep", knees)
     results.table(
         points,
-        title="Open-loop Poisson load (seconds per rate: %.0f)" % seconds,
+        title=f"Open-loop Poisson load ({seconds:.0f} s per rate)",
         columns=[
             "mode",
             "rate",
@@ -208,7 +235,7 @@ def _sweeps(results: Results, served: Any, preset: str) -> None:
             "goodput_rps",
             "slo_attainment",
             "preemptions",
-        ],  # fmt: skip
+        ],
     )
     for metric, label, log_y in (
         ("ttft_p99_s", "p99 TTFT (s)", True),
@@ -238,8 +265,16 @@ def _sweeps(results: Results, served: Any, preset: str) -> None:
     per_replica = best["knee_rps"]
     if per_replica > 0:
         n = replicas_needed(TARGET_RPS, per_replica, headroom=HEADROOM)
-        results.add("replicas", {"target_rps": TARGET_RPS, "per_replica_rps": per_replica,
-                                 "headroom": HEADROOM, "count": n, "mode": best_name})  # fmt: skip
+        results.add(
+            "replicas",
+            {
+                "target_rps": TARGET_RPS,
+                "per_replica_rps": per_replica,
+                "headroom": HEADROOM,
+                "count": n,
+                "mode": best_name,
+            },
+        )
         results.text(
             f"## How many replicas?\n\nAt an SLO of TTFT ≤ {SLO_TARGET.ttft_s} s and "
             f"TPOT ≤ {SLO_TARGET.tpot_s * 1e3:.0f} ms for {MIN_ATTAINMENT:.0%} of requests, "
@@ -257,8 +292,13 @@ def _streaming(results: Results, preset: str) -> None:
     if not results.needs("m4", what="streaming TTFT over HTTP"):
         return
     settings = mode_settings("continuous+paged", preset=preset)
-    body = {"prompt": "The value of ", "max_tokens": settings.max_tokens_limit - 16,
-            "temperature": 0.8, "seed": 0, "stream": True}  # fmt: skip
+    body = {
+        "prompt": "The value of ",
+        "max_tokens": settings.max_tokens_limit - 16,
+        "temperature": 0.8,
+        "seed": 0,
+        "stream": True,
+    }
     firsts, totals = [], []
     with serving(settings) as server:
         warm_up(server.url, [body])

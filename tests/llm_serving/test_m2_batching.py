@@ -178,8 +178,14 @@ def test_the_queue_is_first_come_first_served(served, tokenizer):
 @pytest.mark.given
 def test_static_batching_gives_the_same_answers(model64, tokenizer):
     kv = ContiguousKV.for_model(model64, capacity_tokens=4 * model64.config.block_size)
-    scheduler = Scheduler(model64, tokenizer, kv, policy="static", max_num_seqs=4,
-                          batch_wait_timeout_s=0.0)  # fmt: skip
+    scheduler = Scheduler(
+        model64,
+        tokenizer,
+        kv,
+        policy="static",
+        max_num_seqs=4,
+        batch_wait_timeout_s=0.0,
+    )
     seqs = [
         make_seq(tokenizer, p, max_tokens=5 + 3 * i, temperature=0)
         for i, p in enumerate(PROMPTS[:6])

@@ -153,7 +153,7 @@ def workload(tok, n, seed):
             max_tokens=rng.randint(3, 40),
             temperature=rng.choice([0.0, 0.9]),
             seed=seed * 100 + i,
-        )  # fmt: skip
+        )
         for i in range(n)
     ]
 

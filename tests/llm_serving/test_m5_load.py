@@ -125,8 +125,17 @@ def test_an_open_loop_run_against_the_service(service):
             "stream": True,
         },
     ]
-    run = run_sse_load(service.url, "/generate", bodies, rate=8, duration_s=1.5,
-                       max_requests=30, timeout_s=10, drain_s=5, seed=4)  # fmt: skip
+    run = run_sse_load(
+        service.url,
+        "/generate",
+        bodies,
+        rate=8,
+        duration_s=1.5,
+        max_requests=30,
+        timeout_s=10,
+        drain_s=5,
+        seed=4,
+    )
     records = run["requests"]
     point = load_summary(records, duration_s=1.5, slo=SLO(ttft_s=2.0, tpot_s=0.5))
     assert point["offered"] == len(records) >= 3
