@@ -10,7 +10,8 @@ The page (``results/llm_serving/README.md``) holds, in order:
 4. the three modes over HTTP under open-loop Poisson load at rising rates
    (m5): p50/p99 TTFT, TPOT, tokens/s and goodput; the knee of each, and the
    replicas a target rate needs;
-5. streaming: the first token against the whole answer, over HTTP (m4).
+5. streaming: the first token against the whole answer, over HTTP (m4),
+   measured on the paged server after its sweep.
 
 Presets (``--preset``): ``tiny`` (the demo: a short sweep, under a minute)
 and ``small`` (the default: a longer window, a fuller sweep, a few minutes).
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import statistics
+import time
 from typing import Any
 
 import httpx
@@ -33,14 +35,7 @@ from labs.llm_serving.measure import (
     engine_run,
     prefill_decode_costs,
 )
-from labs.llm_serving.study import (
-    KV_WINDOWS,
-    MAX_NUM_SEQS,
-    mode_settings,
-    serving,
-    sweep,
-    warm_up,
-)
+from labs.llm_serving.study import KV_WINDOWS, MAX_NUM_SEQS, sweep
 from labs.llm_serving.workload import draw_requests, mean_output_tokens
 from labs.transformer.kv_cache import kv_cache_bytes
 from labs.transformer.model import parameter_count
@@ -52,9 +47,10 @@ MIN_ATTAINMENT = 0.9  # a rate is served when 90% of its requests meet the SLO
 HEADROOM = 0.3  # a replica is planned at 70% of its knee
 TARGET_RPS = 200.0  # the capacity question: ShopStream's peak generation traffic
 SWEEPS = {  # preset -> (rates in requests/s, seconds per rate)
-    "tiny": ((10.0, 30.0, 60.0), 2.0),
+    "tiny": ((10.0, 30.0, 60.0), 1.5),
     "small": ((5.0, 10.0, 20.0, 30.0, 45.0), 5.0),
 }
+ENGINE_REQUESTS = {"tiny": 48, "small": 96}  # queued at once for the in-process runs
 LABELS = {"static": "static", "continuous": "continuous", "continuous+paged": "paged"}
 
 
@@ -130,7 +126,7 @@ def _engine(results: Results, served: Any, preset: str) -> None:
     if not results.needs("m2", "m3", what="static, continuous and paged in process"):
         return
     context = model.config.block_size
-    bodies = draw_requests(96, context_window=context, seed=1)
+    bodies = draw_requests(ENGINE_REQUESTS[preset], context_window=context, seed=1)
     rows = [
         engine_run(
             model,
@@ -288,38 +284,30 @@ def _sweeps(results: Results, served: Any, preset: str) -> None:
         )
 
 
-def _streaming(results: Results, preset: str) -> None:
-    if not results.needs("m4", what="streaming TTFT over HTTP"):
-        return
-    settings = mode_settings("continuous+paged", preset=preset)
+def _streaming(results: Results, url: str, max_tokens: int) -> None:
+    """Streamed answers over HTTP, one at a time: the first token against the last."""
     body = {
         "prompt": "The value of ",
-        "max_tokens": settings.max_tokens_limit - 16,
+        "max_tokens": max_tokens,
         "temperature": 0.8,
         "seed": 0,
         "stream": True,
     }
     firsts, totals = [], []
-    with serving(settings) as server:
-        warm_up(server.url, [body])
-        with httpx.Client(base_url=server.url, timeout=60.0) as client:
-            for _ in range(5):
-                import time
-
-                start = time.perf_counter()
-                first = None
-                with client.stream("POST", "/generate", json=body) as response:
-                    for line in response.iter_lines():
-                        if line.startswith("data:") and first is None:
-                            first = time.perf_counter() - start
-                totals.append(time.perf_counter() - start)
-                firsts.append(first or totals[-1])
+    with httpx.Client(base_url=url, timeout=60.0) as client:
+        for _ in range(5):
+            start = time.perf_counter()
+            first = None
+            with client.stream("POST", "/generate", json=body) as response:
+                for line in response.iter_lines():
+                    if line.startswith("data:") and first is None:
+                        first = time.perf_counter() - start
+            totals.append(time.perf_counter() - start)
+            firsts.append(first if first is not None else totals[-1])
     ttft, total = statistics.median(firsts), statistics.median(totals)
-    results.add(
-        "stream", {"ttft_s": ttft, "total_s": total, "tokens": body["max_tokens"]}
-    )
+    results.add("stream", {"ttft_s": ttft, "total_s": total, "tokens": max_tokens})
     results.text(
-        f"## Streaming (m4)\n\nOver HTTP, a {body['max_tokens']}-token answer streamed as "
+        f"## Streaming (m4)\n\nOver HTTP, a {max_tokens}-token answer streamed as "
         f"server-sent events: the first token after {ttft * 1e3:.0f} ms, the whole answer "
         f"after {total * 1e3:.0f} ms (medians of 5). Without streaming the reader would "
         f"wait {total / ttft:.0f}× longer to see anything."
@@ -333,4 +321,3 @@ def run(results: Results, *, preset: str = "small") -> None:
     served = _model(results, preset)
     _engine(results, served, preset)
     _sweeps(results, served, preset)
-    _streaming(results, preset)

@@ -18,7 +18,7 @@ The server runs in its own process pinned to one core, the load generator
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -141,8 +141,9 @@ def sweep(
     duration_s: float,
     slo: SLO,
     drain_s: float = 15.0,
+    then: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """``load_point`` at each rate against one server of ``mode``."""
+    """``load_point`` at each rate against one server of ``mode``; then ``then(url)``."""
     points = []
     with serving(mode_settings(mode, preset=preset)) as server:
         warm_up(server.url, bodies)
@@ -157,4 +158,6 @@ def sweep(
                 drain_s=drain_s,
             )
             points.append({"mode": mode, **point})
+        if then is not None:
+            then(server.url)
     return points
