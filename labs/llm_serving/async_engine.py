@@ -115,13 +115,16 @@ class AsyncEngine:
             )
 
     async def stop(self) -> None:
-        """Refuse new requests, abort the rest, and end the loop."""
+        """Refuse new requests, end the loop, and tell every waiting caller."""
         self._closed = True
-        for seq_id in list(self._handles):
-            self.abort(seq_id)
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        now = time.monotonic()
+        for handle in list(self._handles.values()):  # the loop is gone: settle here
+            event = TokenEvent(handle.seq.seq_id, -1, "", 0.0, True, "abort")
+            handle.queue.put_nowait(event)
+            self._settle(handle, "abort", now)
 
     def cost(self, prompt_len: int, max_tokens: int) -> int:
         """The most KV slots a request may hold (what admission charges)."""
@@ -281,6 +284,7 @@ class AsyncEngine:
             now = time.monotonic()
             self._deliver(events, now)
             self._observe(len(events), now)
-            if not events:  # a static batch still filling
+            if not events:  # a static batch still filling: poll, do not spin
+                self._wakeup.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), IDLE_POLL_S)
