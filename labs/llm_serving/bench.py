@@ -36,8 +36,8 @@ from labs.llm_serving.workload import draw_requests
 
 REPEATS = 3
 BENCH = {  # preset -> (offered requests/s past static's knee, seconds per run)
-    "tiny": (40.0, 4.0),
-    "small": (30.0, 6.0),
+    "tiny": (60.0, 4.0),
+    "small": (45.0, 6.0),
 }
 SLO_BENCH = SLO(ttft_s=0.5, tpot_s=0.05)
 TARGETS = {"continuous_over_static": 2.0, "paged_waste": 0.10, "ttft_over_total": 0.2}
