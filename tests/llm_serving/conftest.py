@@ -53,7 +53,7 @@ class Servers:
         if key not in self._running and key not in self._failed:
             try:
                 self._running[key] = start_uvicorn(
-                    APP, env=settings.as_env(), health_path="/readyz", timeout_s=60
+                    APP, env=settings.as_env(), health_path="/readyz", timeout_s=120
                 )
             except ServerDidNotStart as exc:
                 self._failed[key] = f"the service did not start:\n{exc}"
@@ -96,5 +96,7 @@ def service_settings(**overrides: Any) -> Any:
 
 
 @pytest.fixture(scope="session")
-def service(servers: Servers) -> UvicornServer:
+def service(servers: Servers, served: Any) -> UvicornServer:
+    # ``served`` first: on a fresh machine the model is trained (once, under a
+    # file lock) by this process, and the server then only loads it.
     return servers.get(service_settings())
