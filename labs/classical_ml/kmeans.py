@@ -230,5 +230,5 @@ class KMeans:
         """The index of the nearest centre for each row, shape (n,)."""
         check_fitted(self, "cluster_centers_")
         assert self.cluster_centers_ is not None
-        X = check_features(self, check_matrix(X), self.cluster_centers_.shape[1])
+        X = check_features(self, X, self.cluster_centers_.shape[1])
         return squared_distances(X, self.cluster_centers_).argmin(axis=1)

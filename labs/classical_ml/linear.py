@@ -23,7 +23,6 @@ from labs.classical_ml.validation import (
     check_count,
     check_features,
     check_fitted,
-    check_matrix,
     check_positive,
     check_target,
     check_xy,
@@ -54,7 +53,7 @@ class LinearModel:
         """``X @ coef_ + intercept_``, shape (n,)."""
         check_fitted(self, "coef_")
         assert self.coef_ is not None
-        X = check_features(self, check_matrix(X), len(self.coef_))
+        X = check_features(self, X, len(self.coef_))
         return X @ self.coef_ + self.intercept_
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 import numpy as np
@@ -30,7 +31,6 @@ import numpy.typing as npt
 from labs.classical_ml.validation import (
     check_features,
     check_fitted,
-    check_matrix,
     check_positive,
     check_xy,
     encode_labels,
@@ -62,7 +62,31 @@ def log_posterior(joint: np.ndarray) -> np.ndarray:
     # END SOLUTION
 
 
-class GaussianNaiveBayes:
+class NaiveBayes(ABC):
+    """Posteriors and predictions from a model's joint log-likelihood (given).
+
+    Both models below differ only in ``P(x | c)``; turning ``log P(c) +
+    log P(x | c)`` into probabilities and labels is the same for both.
+    """
+
+    classes_: np.ndarray | None
+
+    @abstractmethod
+    def joint_log_likelihood(self, X: npt.ArrayLike) -> np.ndarray:
+        """``log P(c) + log P(x | c)`` per row and class, shape (n, K)."""
+
+    def predict_proba(self, X: npt.ArrayLike) -> np.ndarray:
+        """Posterior class probabilities, shape (n, K)."""
+        return np.exp(log_posterior(self.joint_log_likelihood(X)))
+
+    def predict(self, X: npt.ArrayLike) -> np.ndarray:
+        """The most probable class (the smallest label on an exact tie)."""
+        joint = self.joint_log_likelihood(X)
+        assert self.classes_ is not None
+        return self.classes_[joint.argmax(axis=1)]
+
+
+class GaussianNaiveBayes(NaiveBayes):
     """Naive Bayes with one Gaussian per (class, feature).
 
     ``P(x_j | c) = N(x_j; theta_cj, var_cj)``, so the joint log-likelihood is
@@ -102,7 +126,7 @@ class GaussianNaiveBayes:
     def joint_log_likelihood(self, X: npt.ArrayLike) -> np.ndarray:
         """``log P(c) + log P(x | c)`` per row and class, shape (n, K)."""
         check_fitted(self, "classes_")
-        X = check_features(self, check_matrix(X), self.theta_.shape[1])
+        X = check_features(self, X, self.theta_.shape[1])
         # BEGIN SOLUTION m4: log prior plus the sum over features of the Gaussian log densities, vectorised over (n, K, d)
         log_norm = -0.5 * np.log(2.0 * np.pi * self.var_).sum(axis=1)  # (K,)
         sq = ((X[:, None, :] - self.theta_[None]) ** 2 / self.var_[None]).sum(
@@ -110,16 +134,6 @@ class GaussianNaiveBayes:
         )  # (n, K)
         return np.log(self.class_prior_) + log_norm - 0.5 * sq
         # END SOLUTION
-
-    def predict_proba(self, X: npt.ArrayLike) -> np.ndarray:
-        """Posterior class probabilities, shape (n, K)."""
-        return np.exp(log_posterior(self.joint_log_likelihood(X)))
-
-    def predict(self, X: npt.ArrayLike) -> np.ndarray:
-        """The most probable class (the smallest label on an exact tie)."""
-        joint = self.joint_log_likelihood(X)
-        assert self.classes_ is not None
-        return self.classes_[joint.argmax(axis=1)]
 
 
 def bag_of_words(
@@ -153,7 +167,7 @@ def bag_of_words(
     return counts, list(vocabulary)
 
 
-class MultinomialNaiveBayes:
+class MultinomialNaiveBayes(NaiveBayes):
     """Naive Bayes for counts (words), with Laplace / Lidstone smoothing.
 
     Each class is a bag of words with word probabilities
@@ -202,7 +216,7 @@ class MultinomialNaiveBayes:
     def joint_log_likelihood(self, X: npt.ArrayLike) -> np.ndarray:
         """``log P(c) + sum_w x_w log P(w | c)``, shape (n, K)."""
         check_fitted(self, "classes_")
-        X = check_features(self, check_matrix(X), self.feature_log_prob_.shape[1])
+        X = check_features(self, X, self.feature_log_prob_.shape[1])
         # BEGIN SOLUTION m4: one matrix product of counts with log word probabilities, plus the log prior (0 * -inf counts as 0)
         log_prob = np.where(
             np.isfinite(self.feature_log_prob_), self.feature_log_prob_, 0.0
@@ -212,13 +226,3 @@ class MultinomialNaiveBayes:
         impossible = (X > 0).astype(float) @ (~np.isfinite(self.feature_log_prob_)).T
         return np.where(impossible > 0, -np.inf, joint)
         # END SOLUTION
-
-    def predict_proba(self, X: npt.ArrayLike) -> np.ndarray:
-        """Posterior class probabilities, shape (n, K)."""
-        return np.exp(log_posterior(self.joint_log_likelihood(X)))
-
-    def predict(self, X: npt.ArrayLike) -> np.ndarray:
-        """The most probable class (the smallest label on an exact tie)."""
-        joint = self.joint_log_likelihood(X)
-        assert self.classes_ is not None
-        return self.classes_[joint.argmax(axis=1)]

@@ -33,7 +33,6 @@ from labs.classical_ml.validation import (
     check_count,
     check_features,
     check_fitted,
-    check_matrix,
     check_xy,
     encode_labels,
 )
@@ -97,7 +96,7 @@ class KNeighborsClassifier:
     def kneighbors(self, X: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """``(distances, indices)`` of each query's k nearest training rows, (q, k)."""
         check_fitted(self, "classes_")
-        X = check_features(self, check_matrix(X), self._X.shape[1])
+        X = check_features(self, X, self._X.shape[1])
         indices = np.empty((len(X), self.n_neighbors), dtype=np.intp)
         rows = max(1, CHUNK_ELEMENTS // len(self._X))  # queries per block
         for start in range(0, len(X), rows):

@@ -104,7 +104,7 @@ class PCA:
         """Coordinates on the principal axes: ``(X - mean_) @ components_.T``, (n, k)."""
         check_fitted(self, "components_")
         assert self.components_ is not None
-        X = check_features(self, check_matrix(X), len(self.mean_))
+        X = check_features(self, X, len(self.mean_))
         # BEGIN SOLUTION m5: centre with the training mean and project onto the components
         return (X - self.mean_) @ self.components_.T
         # END SOLUTION

@@ -44,7 +44,6 @@ from labs.classical_ml.validation import (
     check_count,
     check_features,
     check_fitted,
-    check_matrix,
     check_xy,
     encode_labels,
 )
@@ -238,7 +237,7 @@ class DecisionTreeClassifier:
     def apply(self, X: npt.ArrayLike) -> np.ndarray:
         """The leaf each row lands in, shape (n,): all rows descend level by level."""
         check_fitted(self, "value_")
-        X = check_features(self, check_matrix(X), self.n_features_)
+        X = check_features(self, X, self.n_features_)
         node = np.zeros(len(X), dtype=np.intp)
         active = self.feature_[node] != LEAF
         while active.any():

@@ -102,8 +102,10 @@ def check_fitted(model: Any, attribute: str) -> None:
         )
 
 
-def check_features(model: Any, X: np.ndarray, expected: int) -> np.ndarray:
-    """``X`` at predict time must have as many columns as at fit time."""
+def check_features(model: Any, X: npt.ArrayLike, expected: int) -> np.ndarray:
+    """``X`` at predict time: a clean matrix (:func:`check_matrix`) with as many
+    columns as at fit time."""
+    X = check_matrix(X)
     if X.shape[1] != expected:
         raise ValueError(
             f"{type(model).__name__} was fitted on {expected} features but X has "

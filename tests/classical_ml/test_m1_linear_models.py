@@ -170,6 +170,30 @@ def test_gradient_descent_with_step_one_over_l_never_increases_the_loss(
     assert history[-1] < history[0] - 0.5  # it did make progress from log(2)
 
 
+@pytest.mark.parametrize("learning_rate", [None, 0.05])
+def test_gradient_descent_steps_by_one_over_l_unless_told_otherwise(
+    breast_cancer_std, learning_rate
+):
+    """One step from theta = 0 is -eta * grad(0), eta = 1/L by default.
+
+    At theta = 0 every p is 1/2, so grad(0) = Xt^T (1/2 - y) / n exactly, and
+    L = sigma_max(Xt)^2 / (4n) + lam: both written here from the formulas.
+    """
+    X, y = breast_cancer_std
+    n = len(y)
+    Xt = np.column_stack([X, np.ones(n)])
+    lam = 1.0 / n  # C = 1
+    grad0 = Xt.T @ (0.5 - y) / n
+    L = np.linalg.svd(Xt, compute_uv=False)[0] ** 2 / (4 * n) + lam
+    eta = 1.0 / L if learning_rate is None else learning_rate
+    model = LogisticRegression(
+        C=1.0, solver="gd", max_iter=1, learning_rate=learning_rate
+    ).fit(X, y)
+    np.testing.assert_allclose(model.coef_, -eta * grad0[:-1], rtol=1e-9, atol=1e-15)
+    assert model.intercept_ == pytest.approx(-eta * grad0[-1], rel=1e-9, abs=1e-15)
+    assert len(model.loss_history_) == 2  # J(theta_0) and J(theta_1)
+
+
 def test_unscaled_features_slow_gradient_descent_not_newton(breast_cancer_std):
     """The same data in raw units: GD crawls, Newton barely notices."""
     from labs.classical_ml.data import load_dataset

@@ -6,11 +6,15 @@ principles for Lloyd's fixed point, scikit-learn's KMeans for the inertia.
 
 from __future__ import annotations
 
+import itertools
+from collections import Counter
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from scipy.stats import chisquare
 from sklearn.cluster import KMeans as SkKMeans
 
 from labs.classical_ml.data import load_dataset, make_blobs, standardize
@@ -48,6 +52,66 @@ def test_kmeans_plusplus_puts_one_seed_in_every_separated_blob(seed):
     assert sorted(truth[rows]) == list(range(6))
 
 
+def plusplus_probabilities(X, k, trials):
+    """Exact P(seeds = (i, j, ...)) of k-means++ by enumeration (brute force).
+
+    The first seed is uniform. Each next one: draw ``trials`` candidates
+    independently with P(x) = D(x)^2 / sum D^2, D the distance to the nearest
+    seed so far, and keep the candidate that leaves the lowest potential
+    (the first drawn on a tie).
+    """
+    n = len(X)
+    D2 = ((X[:, None, :] - X[None, :, :]) ** 2).sum(axis=2)  # (n, n)
+    out = {}
+
+    def extend(seeds, prob):
+        if len(seeds) == k:
+            out[tuple(seeds)] = out.get(tuple(seeds), 0.0) + prob
+            return
+        closest = D2[:, seeds].min(axis=1)
+        p = closest / closest.sum()
+        for draw in itertools.product(range(n), repeat=trials):
+            potentials = [np.minimum(closest, D2[:, c]).sum() for c in draw]
+            chosen = draw[int(np.argmin(potentials))]
+            extend([*seeds, chosen], prob * float(np.prod(p[list(draw)])))
+
+    for first in range(n):
+        extend([first], 1.0 / n)
+    return out
+
+
+@pytest.mark.parametrize("trials", [1, 2])
+def test_kmeans_plusplus_draws_the_next_seed_in_proportion_to_d_squared(trials):
+    """Chi-square of 6,000 seedings of 5 points against the exact law."""
+    X = np.array([[0.0], [1.0], [3.0], [7.0], [15.0]])
+    exact = plusplus_probabilities(X, 3, trials)
+    rng = np.random.default_rng(11)
+    runs = 6_000
+    seen = Counter()
+    for _ in range(runs):
+        seeds = kmeans_plusplus(X, 3, rng, n_local_trials=trials)
+        seen[tuple(int(np.flatnonzero(X[:, 0] == s[0])[0]) for s in seeds)] += 1
+    assert set(seen) <= set(exact), "a seed sequence the law gives probability 0"
+    # Pool the rare sequences so every expected count is at least 5.
+    common = [s for s, p in exact.items() if p * runs >= 5]
+    observed = [seen[s] for s in common] + [runs - sum(seen[s] for s in common)]
+    expected = [exact[s] * runs for s in common]
+    expected.append(runs - sum(expected))
+    result = chisquare(observed, expected)
+    assert result.pvalue > 1e-3, (result, dict(seen))
+
+
+def test_kmeans_plusplus_draws_uniformly_once_every_row_is_a_seed():
+    """Three distinct rows, five seeds: after three, every D^2 is 0."""
+    X = np.repeat([[0.0, 0.0], [5.0, 5.0], [9.0, 0.0]], 4, axis=0)  # (12, 2)
+    for trials in (1, None):
+        seeds = kmeans_plusplus(X, 5, np.random.default_rng(3), n_local_trials=trials)
+        assert seeds.shape == (5, 2) and np.isfinite(seeds).all()
+        assert {tuple(s) for s in seeds} == {tuple(r) for r in X}  # each row a seed
+    km = KMeans(n_clusters=5, n_init=2, seed=0).fit(X)
+    assert km.inertia_ == 0.0
+
+
 def test_kmeans_plusplus_classic_variant_is_seeded_and_uses_data_points():
     X, _ = make_blobs(200, 4, seed=1)
     a = kmeans_plusplus(X, 4, np.random.default_rng(7), n_local_trials=1)
@@ -68,6 +132,18 @@ def test_lloyd_converges_to_a_fixed_point():
     history = np.array(result.history)
     assert (np.diff(history) <= 1e-9 * history[0]).all()  # inertia never rises
     assert result.inertia <= history[0]
+
+
+@pytest.mark.parametrize("max_iter", [1, 2, 3])
+def test_lloyd_stopped_early_reports_its_final_centres(max_iter):
+    """Cut off by max_iter, the labels and inertia still belong to the centres."""
+    X, _ = make_blobs(400, 4, n_features=2, spread=3.0, seed=5)
+    result = lloyd(X, X[:4].copy(), max_iter=max_iter, tol=0.0)
+    assert result.n_iter == max_iter == len(result.history)
+    brute = ((X[:, None, :] - result.centers[None]) ** 2).sum(axis=2)
+    np.testing.assert_array_equal(result.labels, brute.argmin(axis=1))
+    assert result.inertia == pytest.approx(brute.min(axis=1).sum(), rel=1e-12)
+    assert result.inertia < result.history[-1]  # the last update step helped
 
 
 def test_lloyd_keeps_k_clusters_when_one_empties():

@@ -17,7 +17,12 @@ from scipy.stats import entropy as scipy_entropy
 from sklearn.tree import DecisionTreeClassifier as SkTree
 
 from labs.classical_ml.data import split
-from labs.classical_ml.tree import DecisionTreeClassifier, best_split, impurity
+from labs.classical_ml.tree import (
+    DecisionTreeClassifier,
+    Split,
+    best_split,
+    impurity,
+)
 
 counts_strategy = arrays(
     np.int64, st.integers(1, 6), elements=st.integers(0, 50)
@@ -88,6 +93,30 @@ def test_best_split_equals_brute_force(X, data, criterion, min_leaf):
     assert split_.gain == pytest.approx(expected, abs=1e-12)
     left = X[:, split_.feature] <= split_.threshold
     assert min_leaf <= left.sum() <= len(y) - min_leaf  # the split is admissible
+    values = sorted(set(X[:, split_.feature]))
+    midpoints = {(lo + hi) / 2 for lo, hi in itertools.pairwise(values)}
+    assert split_.threshold in midpoints  # halfway between two distinct values
+
+
+def test_thresholds_are_midpoints_and_ties_go_to_the_first_feature():
+    # Both features separate the last row perfectly (equal gains); the first
+    # feature's cut is its last one, the second's (negated) its first one.
+    X = np.array([[0.0, 0.0], [1.0, -1.0], [2.0, -2.0], [3.0, -3.0]])
+    y = np.array([0, 0, 0, 1])
+    assert best_split(X, y, 2, "gini") == Split(0, 2.5, 0.375)
+    # Within a feature, equal gains go to the first threshold.
+    tied = best_split(
+        np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0, 1, 1, 0]), 2, "gini"
+    )
+    assert tied is not None and tied.threshold == 0.5
+    # Unseen values in the gap: below the midpoint go left, above it right,
+    # exactly where scikit-learn's stump sends them.
+    X_train, y_train = np.array([[0.0], [10.0]]), np.array([0, 1])
+    X_new = np.array([[4.0], [4.99], [5.0], [5.01], [6.0]])
+    ours = DecisionTreeClassifier(max_depth=1).fit(X_train, y_train)
+    sk = SkTree(max_depth=1).fit(X_train, y_train)
+    np.testing.assert_array_equal(ours.predict(X_new), [0, 0, 0, 1, 1])
+    np.testing.assert_array_equal(ours.predict(X_new), sk.predict(X_new))
 
 
 @pytest.mark.parametrize("name", ["iris", "wine", "breast_cancer", "digits"])
@@ -154,6 +183,25 @@ def test_limits_are_respected(datasets):
     np.testing.assert_array_equal(
         tree.value_[inner],
         tree.value_[tree.left_[inner]] + tree.value_[tree.right_[inner]],
+    )
+
+
+@pytest.mark.parametrize("min_samples_split", [2, 3, 4, 6, 13])
+def test_min_samples_split_is_the_smallest_node_that_splits(min_samples_split):
+    """One feature, so no feature ties: the tree must be scikit-learn's, node for node.
+
+    scikit-learn splits a node of exactly min_samples_split rows.
+    """
+    rng = np.random.default_rng(min_samples_split)
+    X = np.arange(13.0)[:, None]
+    y = rng.integers(0, 3, size=13)
+    ours = DecisionTreeClassifier(min_samples_split=min_samples_split).fit(X, y)
+    sk = SkTree(min_samples_split=min_samples_split).fit(X, y)
+    assert (ours.n_leaves_, ours.depth_) == (sk.get_n_leaves(), sk.get_depth())
+    np.testing.assert_allclose(ours.predict_proba(X), sk.predict_proba(X))
+    inner = ours.feature_ != -1
+    assert sorted(ours.threshold_[inner]) == sorted(
+        sk.tree_.threshold[sk.tree_.feature >= 0]
     )
 
 

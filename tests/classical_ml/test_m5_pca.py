@@ -59,6 +59,21 @@ def test_pca_equals_sklearn_up_to_sign(datasets, name, n_components):
     )
 
 
+@pytest.mark.parametrize("name", ["iris", "wine", "breast_cancer"])
+def test_components_follow_sklearns_sign_convention(datasets, name):
+    """Each component's largest-|entry| is positive, so the signs equal sklearn's."""
+    X, _ = datasets[name]
+    ours = PCA(4).fit(X)
+    ref = SkPCA(4, svd_solver="full").fit(X)
+    rows = np.arange(len(ours.components_))
+    biggest = np.abs(ours.components_).argmax(axis=1)
+    assert (ours.components_[rows, biggest] > 0).all()
+    np.testing.assert_allclose(ours.components_, ref.components_, atol=1e-8)
+    np.testing.assert_allclose(
+        ours.transform(X), ref.transform(X), atol=1e-7 * np.abs(X).max()
+    )
+
+
 @given(
     n=st.integers(3, 40),
     d=st.integers(1, 6),
@@ -93,6 +108,17 @@ def test_reconstruction_error_is_the_discarded_variance(datasets):
         error = ((X - pca.inverse_transform(pca.transform(X))) ** 2).sum(axis=1).mean()
         discarded = full.explained_variance_[k:].sum() * (n - 1) / n
         assert error == pytest.approx(discarded, rel=1e-9)
+
+
+def test_reconstruction_lands_around_the_data_like_sklearn(datasets):
+    """Raw wine: every feature has a mean far from 0, which the map back restores."""
+    X, _ = datasets["wine"]
+    ours, ref = PCA(3).fit(X), SkPCA(3, svd_solver="full").fit(X)
+    back = ours.inverse_transform(ours.transform(X))
+    np.testing.assert_allclose(
+        back, ref.inverse_transform(ref.transform(X)), atol=1e-8 * np.abs(X).max()
+    )
+    np.testing.assert_allclose(back.mean(axis=0), X.mean(axis=0), rtol=1e-9)
 
 
 def test_projections_are_uncorrelated_with_the_explained_variances(datasets):

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labs.dsa_for_ml.lru import LRUCache, replay_hit_rate
@@ -82,16 +82,29 @@ def test_the_least_recently_used_entry_is_evicted():
         LRUCache(0)
 
 
+def test_a_put_of_an_existing_key_is_a_use():
+    cache: LRUCache[str, int] = LRUCache(2)
+    cache.put("a", 1)
+    cache.put("b", 2)
+    assert cache.put("a", 10) is None  # an update evicts nothing...
+    assert cache.keys() == ["a", "b"]  # ...and makes "a" the most recent
+    assert cache.put("c", 3) == ("b", 2)
+    assert cache.peek("a") == 10 and len(cache) == 2
+    assert cache.stats.evictions == 1
+
+
 OPS = st.lists(
     st.tuples(
         st.sampled_from(["get", "put", "pop", "peek"]),
         st.integers(0, 6),
         st.integers(0, 99),
     ),
+    min_size=10,
     max_size=80,
 )
 
 
+@settings(max_examples=150)  # cheap, and every op kind meets every other
 @given(capacity=st.integers(1, 5), ops=OPS)
 def test_random_operations_match_a_brute_force_list(capacity, ops):
     cache: LRUCache[int, int] = LRUCache(capacity)
@@ -212,6 +225,9 @@ def test_writes_invalidate_and_max_age_bounds_staleness():
     backend.write_batch("v", _batch(["b"], 20, 3.0))  # behind its back
     now[0] = 30.0
     assert cached.read_batch("v", ["a", "b"], ["f"]).values.tolist() == [[2.0], [1.0]]
+    now[0] = 60.0  # "b" is exactly max_age_s old: not older, still served
+    assert cached.read_batch("v", ["a", "b"], ["f"]).values.tolist() == [[2.0], [1.0]]
+    assert cached.stale == 0
     now[0] = 61.0  # "b" was cached at 0: too old now
     assert cached.read_batch("v", ["a", "b"], ["f"]).values.tolist() == [[2.0], [3.0]]
     assert cached.stale == 1

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from labs.dsa_for_ml import consistent_hash
 from labs.dsa_for_ml.consistent_hash import (
     RING_SIZE,
     HashRing,
@@ -55,6 +56,50 @@ def test_owner_is_the_first_point_clockwise(nodes, vnodes, keys):
     ring = HashRing(nodes, vnodes=vnodes)
     for key in keys:
         assert ring.node_for(key) == brute_force_owner(key, nodes, vnodes)
+
+
+def test_a_key_exactly_on_a_point_belongs_to_that_point():
+    """A vnode's own label hashes to its point: "at or after" includes it."""
+    nodes = ["cache-0", "cache-1", "cache-2"]
+    ring = HashRing(nodes, vnodes=20)
+    for node in nodes:
+        for i in range(20):
+            assert ring.node_for(f"{node}#{i}") == node
+
+
+@given(
+    nodes=st.lists(st.sampled_from("abcdefgh"), min_size=1, max_size=6, unique=True),
+    order=st.randoms(use_true_random=False),
+    keys=KEYS,
+)
+def test_colliding_points_go_to_the_smaller_node_name(nodes, order, keys):
+    """Squeeze the ring to 8 positions so points collide, in any join order.
+
+    The oracle is the brute force over the same squeezed points: ties in
+    clockwise distance go to the smaller name.
+    """
+    ring_size = 8
+
+    def squeezed(node, vnodes):
+        return [stable_hash(f"{node}#{i}") % ring_size for i in range(vnodes)]
+
+    def position(key):
+        return stable_hash(key) % ring_size
+
+    joined = list(nodes)
+    order.shuffle(joined)
+    with pytest.MonkeyPatch.context() as patch:  # undone after every example
+        patch.setattr(consistent_hash, "vnode_points", squeezed)
+        patch.setattr(consistent_hash, "stable_hash", position)
+        ring = HashRing(joined, vnodes=3)
+        owners = [ring.node_for(key) for key in keys]
+    for key, owner in zip(keys, owners, strict=True):
+        best = min(
+            ((point - position(key)) % ring_size, node)
+            for node in nodes
+            for point in squeezed(node, 3)
+        )
+        assert owner == best[1]
 
 
 @given(

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from labs.dsa_for_ml.sliding_window import SlidingWindowCounter, replay
+from labs.dsa_for_ml.sliding_window import SlidingWindowCounter, WindowValue, replay
 from labs.feature_store.windows import windowed_sum
 
 HOUR, DAY = 3_600_000_000, 86_400_000_000
@@ -29,6 +29,39 @@ def test_the_window_bounds_are_inclusive():
     assert counter.count("k", 16) == 0
     assert not counter.add("k", event_us=5, arrival_us=16)  # 5 < 16 - 10: dropped
     assert counter.count("k", 16) == 0 and counter.dropped_late == 1
+
+
+def test_an_emptied_window_sums_to_exactly_zero():
+    """0.1 + 0.2 + 0.3 - 0.1 - 0.2 - 0.3 is 5.6e-17 in floating point: a window
+    with no events must still read 0.0, as the batch path does."""
+    counter = SlidingWindowCounter(10)
+    for t, value in [(0, 0.1), (1, 0.2), (2, 0.3)]:
+        counter.add("k", event_us=t, arrival_us=t, value=value)
+    assert counter.query("k", 2).total == pytest.approx(0.6)
+    assert counter.query("k", 11).total == pytest.approx(0.5)  # 0.1 expired
+    assert counter.query("k", 100) == WindowValue(0, 0.0)  # exactly 0.0
+    # The key refills from a clean zero.
+    counter.add("k", event_us=100, arrival_us=100, value=0.7)
+    assert counter.query("k", 100) == WindowValue(1, 0.7)
+
+
+@given(
+    values=st.lists(
+        st.floats(-1e6, 1e6, allow_nan=False).filter(lambda v: v != 0),
+        min_size=1,
+        max_size=30,
+    ),
+    gaps=st.lists(st.integers(0, 3), min_size=30, max_size=30),
+)
+def test_a_window_emptied_by_any_float_values_reads_zero(values, gaps):
+    counter = SlidingWindowCounter(5)
+    t = 0
+    for value, gap in zip(values, gaps, strict=False):
+        t += gap
+        counter.add("k", event_us=t, arrival_us=t, value=value)
+        live = counter.query("k", t)
+        assert live.count >= 1
+    assert counter.query("k", t + 6) == WindowValue(0, 0.0)
 
 
 # A stream step: ("event", key, lateness, value) or ("query", key), each after a gap.

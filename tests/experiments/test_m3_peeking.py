@@ -149,3 +149,17 @@ def test_first_crossing_matches_a_loop(paths, boundaries):
                 break
         expected.append(hit)
     assert first_crossing(z, b).tolist() == expected
+
+
+def test_a_z_exactly_on_the_boundary_crosses():
+    """The rule fires at |z| >= b (as p <= alpha rejects); -1 means never."""
+    b = np.array([3.0, 2.5, 2.0])
+    z = np.array(
+        [
+            [3.0, 0.0, 0.0],  # exactly on the first boundary
+            [0.0, -2.5, 9.0],  # exactly on the second, negative side
+            [2.9, 2.4, 1.99],  # just inside every time
+            [0.0, 0.0, 2.0],  # only the last look
+        ]
+    )
+    assert first_crossing(z, b).tolist() == [0, 1, -1, 2]

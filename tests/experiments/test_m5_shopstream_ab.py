@@ -106,6 +106,15 @@ def test_srm_equals_scipy_chisquare(observed, weights):
     assert result.df == observed.size - 1
 
 
+def test_srm_uses_the_configured_split():
+    # 90/10 configured and observed: no mismatch at all.
+    exact = srm_test([9_000, 1_000], [0.9, 0.1])
+    assert exact.statistic == 0.0 and exact.p_value == 1.0
+    assert exact.expected == (9_000.0, 1_000.0)
+    # An even split where 90/10 was configured is a glaring mismatch.
+    assert srm_test([5_000, 5_000], [0.9, 0.1]).p_value < 1e-100
+
+
 def test_srm_catches_a_logging_bug_and_blocks_the_decision(tiny, aa_log):
     healthy = analyse_ab(aa_log.impressions)
     assert healthy.srm.p_value > 0.001
@@ -217,6 +226,29 @@ def test_user_bootstrap_interval_matches_scipy_and_the_delta_method(aa_log):
     delta = compare_ctr(users)
     assert ours.low == pytest.approx(delta.ci_low, abs=0.12 * width)
     assert ours.high == pytest.approx(delta.ci_high, abs=0.12 * width)
+
+
+def test_user_bootstrap_estimates_the_ratio_of_sums():
+    """Light users click a lot, heavy ones little: the two CTRs disagree.
+
+    sum(clicks) / sum(impressions) is about 0.03 in treatment, while the mean
+    of the users' own CTRs is about 0.16; the interval is about the first.
+    """
+    rng = np.random.default_rng(12)
+    n = 400
+    heavy = rng.random(2 * n) < 0.5
+    shown = np.where(heavy, 100, rng.integers(1, 6, size=2 * n))
+    arm = np.repeat([CONTROL, TREATMENT], n)
+    ctr = np.where(arm == CONTROL, 0.05, np.where(heavy, 0.02, 0.3))
+    users = pd.DataFrame(
+        {"arm": arm, "impressions": shown, "clicks": rng.binomial(shown, ctr)}
+    )
+    delta = compare_ctr(users)
+    ours = bootstrap_ctr_difference(users, n_resamples=2_000, seed=1)
+    width = delta.ci_high - delta.ci_low
+    assert ours.low < delta.effect < ours.high
+    assert ours.low == pytest.approx(delta.ci_low, abs=0.15 * width)
+    assert ours.high == pytest.approx(delta.ci_high, abs=0.15 * width)
 
 
 def test_aa_splits_keep_alpha_only_at_the_user_level(aa_log):
