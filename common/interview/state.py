@@ -46,7 +46,6 @@ FILE_NAME = "interview.json"
 _KEYS = ("format", "drills", "current", "round")
 
 
-
 class ProgressFormatError(KitError, RuntimeError):
     """The progress file was written by a newer kit; the message says which."""
 

@@ -28,6 +28,7 @@ from rich.syntax import Syntax
 
 from common.interview.catalog import Drill
 from common.kit.manifest import Lab
+from common.kit.regions import find_definition
 
 MAX_BRIEF_LINES = 30
 _HEADING = re.compile(r"^(#+)\s+(.*)$")
@@ -38,29 +39,10 @@ def _starts_with(text: str, milestone_id: str) -> bool:
     return bool(re.match(rf"^[\W_]*{re.escape(milestone_id)}\b", text))
 
 
-def _find_function(tree: ast.Module, qualname: str) -> ast.AST | None:
-    nodes: list[ast.stmt] = tree.body
-    found: ast.AST | None = None
-    for part in qualname.split("."):
-        found = next(
-            (
-                n
-                for n in nodes
-                if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-                and n.name == part
-            ),
-            None,
-        )
-        if found is None:
-            return None
-        nodes = found.body
-    return found
-
-
 def function_head(path: Path, qualname: str) -> str:
     """The function's decorators, ``def`` lines and docstring, as written, dedented."""
     source = path.read_text()
-    node = _find_function(ast.parse(source), qualname)
+    node = find_definition(ast.parse(source), qualname)
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return f"def {qualname.split('.')[-1]}(...):"
     lines = source.splitlines()

@@ -29,7 +29,7 @@ from common.interview.task import show_task
 from common.kit import check as check_mod
 from common.kit import cli_shell as shell
 from common.kit import hints as hints_mod
-from common.kit.cli_shell import WorkspaceOpt, app, console
+from common.kit.cli_shell import VerboseOpt, WorkspaceOpt, app, console
 from common.kit.errors import KitError
 from common.kit.manifest import Kit
 
@@ -164,9 +164,7 @@ def start(
 @drill_app.command()
 def check(
     drill_id: IdOpt = None,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Also print pytest's full output.")
-    ] = False,
+    verbose: VerboseOpt = False,
     workspace_path: WorkspaceOpt = None,
 ) -> None:
     """Run the drill's milestone tests on your copy; exit 1 while any fails."""

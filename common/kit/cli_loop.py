@@ -25,7 +25,7 @@ from common.kit import cli_shell as shell
 from common.kit import diff as diff_mod
 from common.kit import hints as hints_mod
 from common.kit import workspace
-from common.kit.cli_shell import LabArg, WorkspaceOpt, app, console
+from common.kit.cli_shell import LabArg, VerboseOpt, WorkspaceOpt, app, console
 from common.kit.errors import KitError
 from common.kit.manifest import Kit, Lab
 from common.kit.watch import watch as watch_folder
@@ -112,9 +112,7 @@ def check(
     milestone: Annotated[
         str | None, typer.Option(help="Check only this milestone, e.g. m2.")
     ] = None,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Also print pytest's full output.")
-    ] = False,
+    verbose: VerboseOpt = False,
     workspace_path: WorkspaceOpt = None,
 ) -> None:
     """Run the milestone tests against your code; exit 1 while any fails."""

@@ -54,6 +54,9 @@ PresetOpt = Annotated[
     str | None, typer.Option(help="ShopStream size: tiny, small or large.")
 ]
 LabArg = Annotated[str, typer.Argument(metavar="LAB")]
+VerboseOpt = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Also print pytest's full output.")
+]
 
 
 def load_kit(workspace_path: str | None) -> Kit:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.kit.manifest import Kit, Lab
-from common.kit.regions import is_marker
+from common.kit.regions import find_definition, is_marker
 
 
 @dataclass(frozen=True)
@@ -47,22 +47,7 @@ class FunctionDiff:
 
 
 def _function_source(source: str, qualname: str) -> str | None:
-    tree = ast.parse(source)
-    nodes: list[ast.stmt] = tree.body
-    found: ast.AST | None = None
-    for part in qualname.split("."):
-        found = next(
-            (
-                n
-                for n in nodes
-                if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-                and n.name == part
-            ),
-            None,
-        )
-        if found is None:
-            return None
-        nodes = found.body
+    found = find_definition(ast.parse(source), qualname)
     if found is None:
         return None
     text = ast.get_source_segment(source, found, padded=True) or ""

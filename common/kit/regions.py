@@ -249,3 +249,23 @@ def name_regions(module: str, regions: list[Region]) -> list[tuple[str, Region]]
         suffix = f"#{seen[region.function]}" if seen[region.function] > 1 else ""
         named.append((f"{module}:{region.function}{suffix}", region))
     return named
+
+
+def find_definition(tree: ast.Module, qualname: str) -> ast.AST | None:
+    """The function or class ``qualname`` (``"Class.method"``) in ``tree``, if any."""
+    nodes: list[ast.stmt] = tree.body
+    found: ast.AST | None = None
+    for part in qualname.split("."):
+        found = next(
+            (
+                n
+                for n in nodes
+                if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                and n.name == part
+            ),
+            None,
+        )
+        if found is None:
+            return None
+        nodes = found.body
+    return found
