@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
+from infra.apps import SLOW_APP
 from labs.load_testing.capacity import capacity_sweep
-from labs.load_testing.slow_app import APP, ENV
+from labs.load_testing.slow_app import ENV
 from labs.load_testing.variants import (
     Variant,
     compare_variants,
@@ -53,8 +54,8 @@ def test_serving_variants_by_name() -> None:
 def test_compare_variants_ranks_servers_of_known_capacity() -> None:
     requests = [("/score", {"user_id": i, "item_id": i}) for i in range(20)]
     variants = [
-        Variant("fast", app=APP, env=((ENV, "4"),)),
-        Variant("slow", app=APP, env=((ENV, "20"),)),
+        Variant("fast", app=SLOW_APP, env=((ENV, "4"),)),
+        Variant("slow", app=SLOW_APP, env=((ENV, "20"),)),
         Variant("no redis", store="redis"),
     ]
 
