@@ -142,9 +142,9 @@ def dispatch_in_process(
 
 
 def test_dispatch_launches_every_request_when_due_without_waiting_for_answers() -> None:
-    # 2000 requests/s, each answered 50 ms later: ~100 in flight at once.
+    # 2000 requests/s for 1 s, each answered 50 ms later: ~100 in flight at once.
     rate, service_s = 2000.0, 0.05
-    run, record, _, _ = dispatch_in_process(rate, 0.5, service_s)
+    run, record, _, _ = dispatch_in_process(rate, 1.0, service_s)
     n = run.offsets.size
     assert (record.calls == 1).all(), (
         f"requests launched 0 or several times: {np.flatnonzero(record.calls != 1)[:10]}"
@@ -163,8 +163,11 @@ def test_dispatch_launches_every_request_when_due_without_waiting_for_answers() 
         f"a request left {-lag_ms.min():.1f} ms before it was due"
     )
     # Sleeping each gap instead of until the next due time adds the loop's own
-    # overhead to every gap: the schedule drifts, ~0.25 s by the end here.
-    assert np.median(lag_ms) < 20, (
+    # overhead (and the timer's rounding up to 1 ms) to every gap: the schedule
+    # drifts, ~1 s by the end here. The median lag is a few ms even on a busy
+    # machine, and a stall of the whole process shorter than half the run
+    # cannot move it.
+    assert np.median(lag_ms) < 50, (
         f"requests left {np.median(lag_ms):.0f} ms late (median), "
         f"{lag_ms[-1]:.0f} ms by the end: the schedule drifts; sleep until the next "
         "due time, not for one gap"
@@ -180,10 +183,18 @@ def test_dispatch_follows_a_poisson_schedule_and_idles_between_arrivals() -> Non
     rate, service_s = 100.0, 0.3
     run, record, cpu_s, wall_s = dispatch_in_process(rate, 1.5, service_s, "poisson")
     assert record.finished == run.offsets.size
-    # The requests leave as a Poisson process: exponential gaps of mean 1 / rate.
-    gaps = np.diff(np.concatenate([[run.t0], record.launched]))
+    # The requests are due as a Poisson process (exponential gaps of mean 1 / rate)
+    # and leave when due. (The gaps are tested on the due times: the launch times
+    # add the machine's jitter, and one stall of the process bunches them.)
+    np.testing.assert_allclose(record.due, run.t0 + run.offsets, rtol=0, atol=1e-9)
+    gaps = np.diff(np.concatenate([[run.t0], record.due]))
     ks = scipy_stats.kstest(gaps, "expon", args=(0, 1 / rate))
-    assert ks.pvalue > 1e-3, f"launch gaps are not exponential with mean 1/rate: {ks}"
+    assert ks.pvalue > 1e-3, f"due gaps are not exponential with mean 1/rate: {ks}"
+    lag_ms = (record.launched - record.due) * 1e3
+    assert lag_ms.min() > -1.0 and np.median(lag_ms) < 50, (
+        f"send lag from {lag_ms.min():.1f} to {lag_ms.max():.1f} ms, median "
+        f"{np.median(lag_ms):.1f} ms: requests did not leave when they were due"
+    )
     assert record.peak >= 0.4 * rate * service_s
     # Between arrivals the generator sleeps: a loop that polls the clock keeps a
     # core busy and steals it from the server it measures.
