@@ -215,7 +215,7 @@ def overload(slow_server: Any, score_requests: Any) -> dict[str, Any]:
     )
     closed = run_load(
         slow_server.url, "/score", [b for _, b in score_requests],
-        concurrency=1, duration_s=1.5,
+        concurrency=1, duration_s=1.0,
     )  # fmt: skip
     return {"light": light, "heavy": heavy, "closed": closed}
 
