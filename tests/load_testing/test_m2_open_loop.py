@@ -197,8 +197,10 @@ def test_dispatch_follows_a_poisson_schedule_and_idles_between_arrivals() -> Non
     )
     assert record.peak >= 0.4 * rate * service_s
     # Between arrivals the generator sleeps: a loop that polls the clock keeps a
-    # core busy and steals it from the server it measures.
-    assert cpu_s < 0.3 * wall_s, (
+    # core busy and steals it from the server it measures. Sleeping, dispatch uses
+    # ~2% of a core here, however busy the machine (CPU time does not grow while
+    # waiting); a poller, even sharing its core with three others, over 30%.
+    assert cpu_s < 0.1 * wall_s, (
         f"dispatch used {cpu_s:.2f} s of CPU in {wall_s:.2f} s for {run.offsets.size} "
         "requests: it polls instead of sleeping until the next due time"
     )
