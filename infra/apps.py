@@ -13,3 +13,6 @@ from __future__ import annotations
 BARE_APP = "infra.bare_app:create_app"
 # The ranking service of the online_serving lab, the server the load studies measure.
 SERVING_APP = "labs.online_serving.main:create_app"
+# A server slowed on purpose (labs/load_testing/slow_app.py): one request at a time,
+# so its capacity is known in advance; the load-testing lab's tests and study use it.
+SLOW_APP = "labs.load_testing.slow_app:create_app"

@@ -29,13 +29,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from common.results import Results
-from infra.apps import BARE_APP
+from infra.apps import BARE_APP, SLOW_APP
 from infra.cpus import client_cpu, load_average, pin, server_cpu
 from infra.loadgen import run_load
 from infra.uvicorn_server import UvicornServer, start_uvicorn
 from labs.load_testing.capacity import Sweep, capacity_sweep, probe_capacity
 from labs.load_testing.openloop_run import run_open_loop
-from labs.load_testing.slow_app import APP as SLOW_APP
 from labs.load_testing.slow_app import slow_env
 from labs.load_testing.variants import (
     Comparison,

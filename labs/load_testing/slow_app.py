@@ -8,7 +8,8 @@ requests per second per worker, and every request beyond it waits in a
 queue. That is the server the coordinated-omission test needs: under
 overload the waiting is real, and only a load generator that keeps sending
 on schedule sees it. Settings come from the environment so that
-``start_uvicorn(..., env=slow_env(20))`` configures a subprocess.
+``start_uvicorn(SLOW_APP, env=slow_env(20))`` (``SLOW_APP`` from ``infra/apps.py``)
+configures a subprocess.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from typing import Any
 
 from fastapi import FastAPI
 
-APP = "labs.load_testing.slow_app:create_app"
 ENV = "LABKIT_SLOW_SERVICE_MS"
 
 

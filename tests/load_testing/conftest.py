@@ -17,15 +17,15 @@ from typing import Any
 import pytest
 from lt_helpers import SERVICE_MS
 
-from infra.apps import BARE_APP
+from infra.apps import BARE_APP, SLOW_APP
 from infra.uvicorn_server import UvicornServer, start_uvicorn
 
 
 @pytest.fixture(scope="session")
 def slow_server() -> Iterator[UvicornServer]:
-    from labs.load_testing.slow_app import APP, slow_env
+    from labs.load_testing.slow_app import slow_env
 
-    server = start_uvicorn(APP, env=slow_env(SERVICE_MS))
+    server = start_uvicorn(SLOW_APP, env=slow_env(SERVICE_MS))
     try:
         yield server
     finally:

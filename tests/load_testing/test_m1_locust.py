@@ -1,12 +1,15 @@
 """m1: ShopStream-shaped requests, locust in its own process, its CSV parsed.
 
-Oracles: a hand-written stats CSV; scipy's chi-square test for the draws;
-a real locust run against the empty endpoint (no failures) and against a
-port where nothing listens (every request a failure, none hidden).
+Oracles: a hand-written stats CSV (and the same table with its columns in
+another order, as other locust versions write it); scipy's chi-square test
+for the draws; a generator whose uniforms are pinned to the CDF's edges; a
+real locust run against the empty endpoint (no failures) and against a port
+where nothing listens (every request a failure, none hidden).
 """
 
 from __future__ import annotations
 
+import csv
 import math
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -52,6 +55,25 @@ def test_parse_locust_csv_reads_the_aggregated_row_and_routes(tmp_path: Path) ->
     assert math.isnan(stats.routes["/idle"].p50_ms)  # N/A: no samples, not zero
 
 
+def test_parse_locust_csv_reads_columns_by_name_in_any_order(tmp_path: Path) -> None:
+    # locust versions add and move columns; the header says which is which.
+    table = list(csv.DictReader([HEADER, *ROWS]))
+    columns = HEADER.split(",")
+    moved = [*columns[::-1][:5], "Extra Column", *columns[::-1][5:]]
+    path = tmp_path / "moved_stats.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, moved)
+        writer.writeheader()
+        writer.writerows({**row, "Extra Column": "7"} for row in table)
+    moved_stats = parse_locust_csv(path)
+    stats = parse_locust_csv(write_csv(tmp_path / "out_stats.csv", ROWS))
+    assert (moved_stats.count, moved_stats.failures, moved_stats.rps) == (400, 3, 200.0)
+    assert (moved_stats.p50_ms, moved_stats.p95_ms, moved_stats.p99_ms) == (7, 25, 99)
+    assert (moved_stats.mean_ms, moved_stats.max_ms) == (9.9, 410.0)
+    assert moved_stats.routes["/rank"] == stats.routes["/rank"]
+    assert moved_stats.routes["/score"] == stats.routes["/score"]
+
+
 def test_parse_locust_csv_refuses_a_file_without_the_aggregated_row(
     tmp_path: Path,
 ) -> None:
@@ -67,6 +89,41 @@ def test_weighted_draw_follows_the_weights() -> None:
     assert counts[-1] == 0, "an id of weight 0 was drawn"
     chi2 = scipy_stats.chisquare(counts[:-1], 20_000 * weights[:-1])
     assert chi2.pvalue > 1e-3, f"draws {counts} do not follow the weights {weights}"
+
+
+def test_weighted_draw_takes_weights_that_do_not_sum_to_one() -> None:
+    # Weights are relative (impression counts, say): only their ratios matter.
+    ids = np.array([10, 20, 30, 40, 50])
+    weights = np.array([5.0, 2.0, 2.0, 1.0, 0.0])
+    draws = weighted_draw(ids, weights, 20_000, np.random.default_rng(0))
+    counts = np.array([(draws == i).sum() for i in ids])
+    assert counts[-1] == 0, "an id of weight 0 was drawn"
+    expected = 20_000 * weights[:-1] / weights.sum()
+    chi2 = scipy_stats.chisquare(counts[:-1], expected)
+    assert chi2.pvalue > 1e-3, f"draws {counts} do not follow the weights {weights}"
+
+
+class PinnedUniforms(np.random.Generator):
+    """A generator whose ``random(n)`` returns chosen uniforms (the rest is PCG64)."""
+
+    def __init__(self, uniforms: list[float]):
+        super().__init__(np.random.PCG64(0))
+        self.uniforms = np.array(uniforms)
+
+    def random(self, size: Any = None, dtype: Any = np.float64, out: Any = None) -> Any:
+        return np.resize(self.uniforms, size).astype(np.float64)
+
+
+def test_weighted_draw_never_draws_a_zero_weight_id_at_the_edges() -> None:
+    # u = 0 and u landing exactly on a cumulative weight are where a search for the
+    # first cdf[k] ≥ u (instead of > u) picks the id *before* the step: weight 0.
+    ids = np.array([10, 20, 30, 40, 50])
+    weights = np.array([0.0, 1.0, 0.0, 1.0, 0.0])
+    uniforms = [0.0, 0.5, 0.25, 0.75, 1 - 2**-53]
+    draws = weighted_draw(ids, weights, 5, PinnedUniforms(uniforms))
+    assert set(draws.tolist()) <= {20, 40}, (
+        f"draws {draws.tolist()} for uniforms {uniforms} include an id of weight 0"
+    )
 
 
 @given(

@@ -64,9 +64,12 @@ def test_littles_law_error_by_hand() -> None:
     assert littles_law_error(0, 10, 0.1) == math.inf
 
 
-def step(rate: float, p99: float, errors: float = 0.0) -> Step:
+def step(
+    rate: float, p99: float, errors: float = 0.0, throughput: float | None = None
+) -> Step:
     return Step(
-        offered_rps=rate, throughput_rps=rate, p50_ms=p99 / 3, p95_ms=p99 / 2,
+        offered_rps=rate, throughput_rps=rate if throughput is None else throughput,
+        p50_ms=p99 / 3, p95_ms=p99 / 2,
         p99_ms=p99, mean_ms=p99 / 3, error_rate=errors, in_flight=1.0,
         littles_error=0.0, send_lag_p99_ms=0.1,
     )  # fmt: skip
@@ -87,19 +90,53 @@ def test_find_knee_by_hand() -> None:
     assert find_knee([step(100, math.nan)], 50) is None
 
 
+def test_find_knee_orders_steps_by_offered_rate_not_throughput() -> None:
+    # Past the knee the server answers fewer requests than at the knee (timeouts,
+    # retries): throughput falls while the offered rate rises.
+    steps = [
+        step(100, 10, throughput=100),
+        step(200, 20, throughput=200),
+        step(300, 40, throughput=290),
+        step(400, 80, throughput=250),
+        step(500, 30, throughput=120),
+    ]
+    assert find_knee(steps, slo_ms=50).offered_rps == 300  # type: ignore[union-attr]
+
+
+def test_find_knee_uses_the_error_budget_it_is_given() -> None:
+    steps = [step(100, 10), step(200, 12, errors=0.05), step(300, 14, errors=0.08)]
+    assert find_knee(steps, 50, max_error_rate=0.1).offered_rps == 300  # type: ignore[union-attr]
+    assert find_knee(steps, 50, max_error_rate=0.06).offered_rps == 200  # type: ignore[union-attr]
+    strict = [step(100, 10), step(200, 12, errors=0.005)]
+    assert find_knee(strict, 50, max_error_rate=0.0).offered_rps == 100  # type: ignore[union-attr]
+
+
 @given(
     p99s=st.lists(st.floats(1, 200), min_size=1, max_size=12),
+    errors=st.lists(st.sampled_from([0.0, 0.004, 0.02, 0.2]), min_size=12, max_size=12),
+    throughputs=st.lists(st.floats(1, 1000), min_size=12, max_size=12),
     slo=st.floats(1, 200),
+    budget=st.sampled_from([0.0, 0.01, 0.05]),
+    order=st.randoms(use_true_random=False),
 )
-def test_find_knee_matches_brute_force(p99s: list[float], slo: float) -> None:
-    steps = [step(100.0 * (i + 1), p) for i, p in enumerate(p99s)]
-    shuffled = steps[::-1]
+def test_find_knee_matches_brute_force(
+    p99s: list[float],
+    errors: list[float],
+    throughputs: list[float],
+    slo: float,
+    budget: float,
+    order: Any,
+) -> None:
+    steps = [
+        step(100.0 * (i + 1), p, errors[i], throughputs[i]) for i, p in enumerate(p99s)
+    ]
     expected = None
-    for i in range(len(steps)):
-        if all(s.p99_ms <= slo for s in steps[: i + 1]):
+    for i in range(len(steps)):  # steps[i] and every lower rate within SLO and budget
+        if all(s.p99_ms <= slo and s.error_rate <= budget for s in steps[: i + 1]):
             expected = steps[i]
-    got = find_knee(shuffled, slo)
-    assert got is expected
+    shuffled = list(steps)
+    order.shuffle(shuffled)
+    assert find_knee(shuffled, slo, max_error_rate=budget) is expected
 
 
 # Generous: a step of 1 s holds few requests, so its p99 is nearly its maximum,

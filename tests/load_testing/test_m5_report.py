@@ -33,6 +33,10 @@ def test_replicas_needed_by_hand() -> None:
     assert replicas_needed(1001, 250, headroom=0.2) == 6
     assert replicas_needed(0, 250) == 1
     assert replicas_needed(30, 100, headroom=0.3) == 1
+    # 90 × (1 − 0.3) is 63 requests/s, so 630 needs exactly 10 replicas; in floats
+    # 630 / (90 × 0.7) is 10.000000000000002, whose ceiling would be 11.
+    assert replicas_needed(630, 90, headroom=0.3) == 10
+    assert replicas_needed(63, 90, headroom=0.3) == 1
     with pytest.raises(ValueError, match="knee_rps"):
         replicas_needed(100, 0)
     with pytest.raises(ValueError, match="headroom"):
@@ -80,6 +84,10 @@ def test_saturation_reads_the_first_step_past_the_knee() -> None:
     assert saturation(wait) == "waiting"
     starved = outcome("c2", [step(100, 10), step(200, 90, cpu=0.4, runq=0.5)])
     assert saturation(starved) == "CPU contention"
+    # A server that used its whole core is CPU-bound, even if it also waited for
+    # the core now and then: its own work explains the latency.
+    busy = outcome("c3", [step(100, 10), step(200, 90, cpu=0.95, runq=0.3)])
+    assert saturation(busy) == "server CPU"
     two = outcome("d", [step(100, 10), step(200, 90, cpu=0.97)], workers=2)
     assert saturation(two) == "waiting"  # two workers: one busy core is not saturated
     assert saturation(outcome("e", [step(100, 10), step(200, 20)])) == "none"
