@@ -7,8 +7,10 @@ Figures (all from this one run):
 
 - ``variants``: per design (batching on/off, 2 workers, Redis store),
   ``knee_rps`` (highest offered rate with p99 ≤ the SLO and ≤ 1% errors,
-  every lower rate passing too) and ``p99_at_knee_ms``; ``null`` with a
-  ``note`` for a variant that could not be measured.
+  every lower rate passing too) and ``p99_at_knee_ms``; ``search``: the
+  bisection's bracket (the knee lies in it, ±5%), rates and runs measured,
+  rates whose runs disagreed, and whether the generator was the limit;
+  ``null`` with a ``note`` for a variant that could not be measured.
 - ``littles_law_max_error``: the largest |L − λW| / L over every step at or
   below a knee (steady steps); ``littles_law_max_error_all_steps`` includes
   the overloaded ones, where the queue is still growing.
@@ -49,9 +51,10 @@ log = logging.getLogger(__name__)
 PLAN = Plan(
     variants=("batching on", "batching off", "2 workers", "redis store"),
     fractions=(0.3, 0.5, 0.7, 0.9, 1.1, 1.4),
-    step_s=4.0,
+    step_s=3.0,
     probe_s=2.0,
     slo_ms=50.0,
+    bisect=True,
 )
 
 
@@ -77,7 +80,10 @@ def bench(results: Results, *, preset: str = "small") -> None:
         bare.stop()
     results.add("locust_bare_rps", locust.rps)
 
-    comparison = sweep_variants(PLAN, preset=preset, requests=requests)
+    comparison = sweep_variants(
+        PLAN, preset=preset, requests=requests,
+        generator_ceiling_rps=ceiling["loadgen_max_rps"],
+    )  # fmt: skip
     variants: dict[str, Any] = {}
     steady, every, closed = [], [], []
     for outcome in comparison.outcomes:
@@ -87,6 +93,9 @@ def bench(results: Results, *, preset: str = "small") -> None:
             "throughput_at_knee_rps": _finite(knee.throughput_rps) if knee else None,
             "p99_at_knee_ms": _finite(knee.p99_ms) if knee else None,
             "steps": len(outcome.sweep.steps) if outcome.sweep else 0,
+            "search": outcome.sweep.search.summary()
+            if outcome.sweep and outcome.sweep.search
+            else None,
             "note": outcome.row()["note"],
         }
         if outcome.sweep:
@@ -111,9 +120,10 @@ def bench(results: Results, *, preset: str = "small") -> None:
     results.add("target_rps", target)
     results.text(
         f"ShopStream `{preset}`, model `{model.version}`; SLO p99 ≤ {PLAN.slo_ms:g} ms. "
-        f"Each variant: a {PLAN.probe_s:g} s closed-loop probe, then open-loop steps of "
-        f"{PLAN.step_s:g} s at {', '.join(f'{f:g}' for f in PLAN.fractions)} × the "
-        "probe's throughput. One-worker servers on core 0, generators on core 1; the "
+        f"Each variant: a {PLAN.probe_s:g} s closed-loop probe, then the knee by "
+        f"bisection on the offered rate to ±{PLAN.tolerance:.0%}, open-loop runs of "
+        f"{PLAN.step_s:g} s, each rate run {PLAN.min_runs} to {PLAN.max_runs} times "
+        "until its runs agree; no rate above the generator's own ceiling. One-worker servers on core 0, generators on core 1; the "
         "2-worker server uses both cores and shares core 1 with the generator."
     )
     results.table(

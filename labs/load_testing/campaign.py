@@ -33,7 +33,13 @@ from infra.apps import BARE_APP, SLOW_APP
 from infra.cpus import client_cpu, load_average, pin, server_cpu
 from infra.loadgen import run_load
 from infra.uvicorn_server import UvicornServer, start_uvicorn
-from labs.load_testing.capacity import Sweep, capacity_sweep, probe_capacity
+from labs.load_testing.capacity import (
+    Sweep,
+    capacity_sweep,
+    measure_step,
+    probe_capacity,
+)
+from labs.load_testing.knee_search import search_knee
 from labs.load_testing.openloop_run import run_open_loop
 from labs.load_testing.slow_app import slow_env
 from labs.load_testing.variants import (
@@ -62,6 +68,12 @@ class Plan:
     probe_s: float = 1.5
     slo_ms: float = 50.0
     max_extra: int = 3  # steps added past the last rate while the SLO still holds
+    # Bisection (knee_search.py) instead of the fixed fractions: the knee to
+    # ± tolerance, each rate run min_runs..max_runs times until stable.
+    bisect: bool = False
+    tolerance: float = 0.05
+    min_runs: int = 2
+    max_runs: int = 4
 
 
 @dataclass(frozen=True)
@@ -110,9 +122,17 @@ class Study:
 
 
 def sweep_server(
-    server: UvicornServer, requests: Sequence[Request], plan: Plan
+    server: UvicornServer,
+    requests: Sequence[Request],
+    plan: Plan,
+    generator_ceiling_rps: float = math.inf,
 ) -> Sweep:
-    """Probe the server closed-loop, then sweep it open-loop around its knee."""
+    """Probe the server closed-loop, then sweep it open-loop around its knee.
+
+    With ``plan.bisect`` the open-loop part is a bisection from the probe's
+    throughput (``knee_search.search_knee``); otherwise steps at
+    ``plan.fractions`` of it.
+    """
     probe = probe_capacity(
         server.url, requests, concurrency=PROBE_CONCURRENCY, duration_s=plan.probe_s,
         cpu=client_cpu(),
@@ -122,6 +142,17 @@ def sweep_server(
     top = max(float(probe["rps"]), 10.0)
     if not float(probe["p99_ms"]) <= plan.slo_ms:
         top *= PAST_SLO_SCALE
+    if plan.bisect:
+        search = search_knee(
+            lambda rate: measure_step(
+                server.url, requests, rate, plan.step_s, "constant", 5.0,
+                server.process.pid, client_cpu(),
+            ),
+            start_rps=top, slo_ms=plan.slo_ms, tolerance=plan.tolerance,
+            min_runs=plan.min_runs, max_runs=plan.max_runs,
+            generator_ceiling_rps=generator_ceiling_rps,
+        )  # fmt: skip
+        return Sweep(plan.slo_ms, search.steps(), closed_loop=probe, search=search)
     rates = [round(f * top, 1) for f in plan.fractions]
     log.info(
         "probe: %.0f rps at %d connections; rates %s", top, PROBE_CONCURRENCY, rates
@@ -181,6 +212,7 @@ def sweep_variants(
     requests: Sequence[Request],
     registry_root: str | None = None,
     after_sweep: Callable[[Variant, UvicornServer], None] | None = None,
+    generator_ceiling_rps: float = math.inf,
 ) -> Comparison:
     """The same sweep over every variant of ``plan``, loaded one server at a time.
 
@@ -193,7 +225,7 @@ def sweep_variants(
     by_server: dict[str, Variant] = {}
 
     def sweep(server: UvicornServer) -> Sweep:
-        result = sweep_server(server, requests, plan)
+        result = sweep_server(server, requests, plan, generator_ceiling_rps)
         if after_sweep is not None:
             after_sweep(by_server[server.url], server)
         return result

@@ -31,13 +31,16 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from infra.loadgen import run_load
 from labs.load_testing.openloop import Arrival
 from labs.load_testing.openloop_run import OpenLoopResult, run_open_loop
+
+if TYPE_CHECKING:
+    from labs.load_testing.knee_search import KneeSearch
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +187,7 @@ class Sweep:
     slo_ms: float
     steps: list[Step]
     closed_loop: dict[str, Any] = field(default_factory=dict)  # the probe
+    search: KneeSearch | None = None  # set when the knee was found by bisection
 
     @property
     def knee(self) -> Step | None:
@@ -307,7 +311,7 @@ def capacity_sweep(
     extra = 0
     while queue:
         rate = queue.pop(0)
-        step = _measure_step(
+        step = measure_step(
             url, requests, rate, duration_s, arrival, timeout_s, server_pid, cpu
         )
         while (
@@ -320,7 +324,7 @@ def capacity_sweep(
                 "%.0f rps: generator late (%.0f ms), again", rate, step.send_lag_p99_ms
             )
             runs = step.runs + 1
-            step = _measure_step(
+            step = measure_step(
                 url, requests, rate, duration_s, arrival, timeout_s, server_pid, cpu
             )
             step.runs = runs
@@ -346,7 +350,7 @@ def capacity_sweep(
     return Sweep(slo_ms, sorted(steps, key=lambda s: s.offered_rps))
 
 
-def _measure_step(
+def measure_step(
     url: str,
     requests: Sequence[tuple[str, Any]],
     rate: float,
@@ -356,6 +360,7 @@ def _measure_step(
     server_pid: int | None,
     cpu: int | None,
 ) -> Step:
+    """One open-loop run at ``rate``, with the server's CPU and run-queue share."""
     cpu_before, runq_before = process_cpu_s(server_pid)
     result = run_open_loop(
         url, requests, rate=rate, duration_s=duration_s, arrival=arrival,

@@ -22,6 +22,7 @@ import numpy as np
 
 from common.results import Results
 from labs.load_testing.capacity import LITTLE_TOLERANCE, Step
+from labs.load_testing.knee_search import compare_knees
 from labs.load_testing.variants import Comparison, Outcome
 
 # Per second of a step: server CPU-seconds per worker that count as a saturated
@@ -125,6 +126,12 @@ def findings(
         out.append(
             f"That is {ratio:.2f}× the `{base.variant.name}` baseline "
             f"({base.sweep.knee.offered_rps:,.0f} requests/s)."
+        )
+    searches = {o.variant.name: o.sweep.search for o in swept if o.sweep.search}  # type: ignore[union-attr]
+    if len(searches) > 1:
+        out.append(
+            "**How sure.** Each knee was bisected to ±5%, every rate run until its "
+            "runs agreed: " + " ".join(compare_knees(searches))
         )
     for outcome in comparison.outcomes:
         if outcome.skipped:

@@ -8,9 +8,12 @@ What it does (about a minute and a half on 2 cores):
 1. **Coordinated omission**: a server slowed on purpose (10 ms a request,
    one at a time: 100 requests/s) loaded by a closed loop and by an open
    loop below and above its capacity.
-2. **Capacity sweep** of ``online_serving`` with batching on and off: a
-   closed-loop probe, then open-loop steps around the knee, each a few
-   seconds; the knee at the p99 SLO, Little's law on every step.
+2. **Capacity** of ``online_serving`` with batching on and off: a
+   closed-loop probe, then the knee found by bisection on the offered rate
+   to ±5%, each rate run until its runs agree (``knee_search.py``); Little's
+   law on every step. ``labkit demo`` keeps its time budget with
+   ``knee="steps"``: open-loop steps at fixed fractions of the probe instead,
+   a coarser knee (the page says which was used).
 3. **locust**: ShopStream users (hot users and items, /score and /rank)
    against the batching-on server, closed loop, beside the open-loop figures.
 4. **The report**: tables, the latency–throughput plot with the SLO line,
@@ -20,9 +23,10 @@ What it does (about a minute and a half on 2 cores):
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from typing import Any
+from typing import Any, Literal
 
 from common.results import Results
 from labs.load_testing.campaign import (
@@ -52,17 +56,25 @@ PLAN = Plan(
 LOCUST_USERS, LOCUST_S = 16, 3.0
 
 
-def run(results: Results, *, preset: str = "small") -> None:
+def run(
+    results: Results,
+    *,
+    preset: str = "small",
+    knee: Literal["bisect", "steps"] = "bisect",
+) -> None:
     """Measure and report (see the module doc)."""
     began = time.perf_counter()
-    study = Study.begin(results, PLAN, preset=preset, n_requests=3000)
+    if knee not in ("bisect", "steps"):
+        raise ValueError(f"knee must be 'bisect' or 'steps', got {knee!r}.")
+    plan = dataclasses.replace(PLAN, bisect=knee == "bisect")
+    study = Study.begin(results, plan, preset=preset, n_requests=3000)
     model, workload, requests = study.model, study.workload, study.requests
     clock = {"setup": time.perf_counter() - began}
     results.text(
         f"ShopStream `{preset}`, model `{model.version}`. Requests: /score and /rank "
         f"({workload.rank_candidates} candidates) in a {workload.score_weight}:"
         f"{workload.rank_weight} mix, users and items drawn with the log's skew. "
-        f"SLO: p99 ≤ {PLAN.slo_ms:g} ms, errors ≤ 1%. One uvicorn worker pinned to "
+        f"SLO: p99 ≤ {plan.slo_ms:g} ms, errors ≤ 1%. One uvicorn worker pinned to "
         "core 0, load generators on core 1."
     )
 
@@ -94,8 +106,18 @@ def run(results: Results, *, preset: str = "small") -> None:
             )
             locust.update(stats.as_dict())
 
+    results.add("knee_search", knee)
+    results.text(
+        "Each knee was found by bisection on the offered rate, to ±5%, every rate "
+        f"run {plan.min_runs} to {plan.max_runs} times until its runs agreed."
+        if plan.bisect
+        else "A short sweep (the demo's): open-loop steps at "
+        f"{', '.join(f'{f:g}' for f in plan.fractions)} × the probe's throughput, "
+        "one run each; the knee is as coarse as those steps. `labkit run "
+        "load_testing` bisects it to ±5%."
+    )
     comparison = sweep_variants(
-        PLAN, preset=preset, requests=requests, after_sweep=beside
+        plan, preset=preset, requests=requests, after_sweep=beside
     )
     clock["sweeps and locust"] = time.perf_counter() - began - sum(clock.values())
     rows = comparison.rows()

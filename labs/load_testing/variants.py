@@ -166,12 +166,27 @@ class Outcome:
             "p99 at knee ms": knee.p99_ms if knee else math.nan,
             "p50 at knee ms": knee.p50_ms if knee else math.nan,
             "steps": len(self.sweep.steps) if self.sweep else 0,
+            **self._bracket(),
             "note": self.skipped or self._note(),
+        }
+
+    def _bracket(self) -> dict[str, Any]:
+        """The bisection's bracket and run count, when the knee was bisected."""
+        search = self.sweep.search if self.sweep else None
+        if search is None:
+            return {}
+        low, high = search.bracket
+        return {
+            "knee bracket rps": f"{low:,.0f}–{high:,.0f}",
+            "runs": search.summary()["runs"],
         }
 
     def _note(self) -> str:
         if self.sweep is None or not self.sweep.steps:
             return ""
+        search = self.sweep.search
+        if search is not None and search.note:
+            return search.note
         knee = self.sweep.knee
         if knee is None:
             return "no step met the SLO"
