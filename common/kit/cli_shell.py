@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from common.kit.errors import KitError
@@ -28,7 +29,8 @@ class _KitGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except KitError as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            # escaped: messages quote TOML tables and paths, which rich would read as markup
+            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
             raise typer.Exit(code=2) from None
 
 

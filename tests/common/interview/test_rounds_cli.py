@@ -250,3 +250,16 @@ def test_coding_and_end_call_the_drills_round(labkit, kit, monkeypatch, tmp_path
         ("start", kit, 30, "nn", cli_shell.console),
         ("end", kit, cli_shell.console),
     ]
+
+
+def test_an_answers_file_without_its_table_is_refused_with_the_table_named(
+    labkit, tmp_path: Path
+):
+    path = tmp_path / "answers.toml"
+    path.write_text('"alpha.replicas" = 14\n')
+    result = labkit("interview", "design", "toy-service", "--answers", str(path))
+    assert result.exit_code == 2
+    # The message quotes `[answers]`: printed as text, not read as rich markup.
+    assert "has no [answers] table; write `[answers]`" in " ".join(
+        result.output.split()
+    )
