@@ -9,6 +9,7 @@ own workspace code (else in the test), and the exception's first line.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from collections.abc import Generator
@@ -183,3 +184,15 @@ def pytest_configure(config: pytest.Config) -> None:
     path = os.environ.get(REPORT_VAR)
     if path:
         config.pluginmanager.register(Recorder(Path(path)), "labkit-recorder")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Move everything imported so far out of the garbage collector's sight.
+
+    With torch and pandas imported, one full ``gc.collect()`` walks millions
+    of objects; pytest runs two at the end of every session (to report
+    exceptions raised in ``__del__``), which cost about 0.35 s per run, a
+    third of a short run. Nothing imported or collected is garbage, so
+    ``gc.freeze()`` parks it; objects the tests create are still collected.
+    """
+    gc.freeze()
