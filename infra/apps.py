@@ -16,3 +16,7 @@ SERVING_APP = "labs.online_serving.main:create_app"
 # A server slowed on purpose (labs/load_testing/slow_app.py): one request at a time,
 # so its capacity is known in advance; the load-testing lab's tests and study use it.
 SLOW_APP = "labs.load_testing.slow_app:create_app"
+# What a candidate would write instead of the ranking service (infra/peer_model_app.py):
+# FastAPI and a 128-512-512-1 MLP, unbatched and with a minimal batcher.
+PEER_MODEL_APP = "infra.peer_model_app:create_unbatched"
+PEER_BATCHED_APP = "infra.peer_model_app:create_batched"
