@@ -23,14 +23,11 @@ import torch
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+from infra.bare_app import ScoreBody
+
 EMBEDDINGS = 4096  # ids are hashed into this many rows of each table
 WIDTH = 64  # user and item embeddings, concatenated: 128 inputs
 MAX_BATCH = 64
-
-
-class ScoreBody(BaseModel):
-    user_id: int
-    item_id: int
 
 
 class ScoreAnswer(BaseModel):
