@@ -39,12 +39,14 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 
+from infra.module_process import Finished, run_bounded
 from labs.batch_serving.commit import OutputCommitter, temp_path
 from labs.batch_serving.pipeline import PipelineConfig, PipelineStats, score_partitions
 from labs.batch_serving.plan import JobSpec, plan_job
@@ -180,6 +182,40 @@ def _crash_midway(output_dir: Path, done: Any) -> None:
     log.error("fault hook: crashing while writing %s", done.partition.name)
     sys.stderr.flush()
     os._exit(CRASH_EXIT_CODE)
+
+
+def run_job_process(
+    spec: JobSpec,
+    log_path: Path,
+    *flags: str,
+    env: Mapping[str, str] | None = None,
+    timeout_s: float = 420.0,
+) -> Finished:
+    """Run ``spec`` as a process of its own, as a scheduler or a cluster would.
+
+    ``python -m labs.batch_serving.job`` with ``spec``'s flags and ``flags``,
+    its output in ``log_path``, in its own process group, stopped with
+    everything it started (its local Ray too, after a crash) when it ends or
+    after ``timeout_s``. Without ``env`` it gets this process's environment
+    minus ``RAY_ADDRESS``, so it starts a local Ray of its own; a cluster's
+    ``env()`` makes it join that cluster.
+
+    Returns:
+        Its exit code (``returncode``: 0, or ``CRASH_EXIT_CODE`` after
+        ``--crash-after``) and the tail of its log (``output``).
+
+    Raises:
+        infra.module_process.ModuleTimedOut: still running after ``timeout_s``.
+    """
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    return run_bounded(
+        spec.command_line(*flags),
+        name="the batch job",
+        log_path=log_path,
+        timeout_s=timeout_s,
+        env=env,
+    )
 
 
 # --- the command line ---------------------------------------------------------------------

@@ -1,14 +1,13 @@
-"""m3 — exactly once: atomic partition files, a manifest, and a real crash.
+"""m3 — exactly once: atomic partition files and a manifest.
 
-The crash test kills the job for real: it runs in its own process, joins
-the session's Ray through ``RAY_ADDRESS`` (as a job joins a cluster: the
-driver dies, the cluster lives on and reaps the driver's actors) and dies
-by ``os._exit`` halfway through writing its fifth partition. The rerun,
-here in the test process on the same Ray, must skip the four
-committed partitions (their files untouched), clean up the half-written
-one, survive an actor dying on its first batch (Ray restarts it and
-retries the batch), and leave every input row in the output exactly once,
-with the same scores as an uninterrupted run.
+The committer's own tests need no Ray: they intercept ``os.fsync`` and
+``os.replace`` to check the order of a commit, make one rename fail (only
+the partition file's, or only the manifest's), and truncate a committed
+file as a torn write would. The finished job's output must mirror its input
+and a rerun of it must do nothing. The crash test kills the job for real:
+it runs as its own process (with a local Ray of its own, as on a laptop)
+and dies by ``os._exit`` halfway through writing its fifth partition; the
+rerun must skip the four committed partitions and write every row once.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from bs_helpers import file_stamps, run_job_process
 
 from labs.batch_serving import (
     CRASH_EXIT_CODE,
@@ -29,36 +27,34 @@ from labs.batch_serving import (
     Faults,
     OutputCommitter,
     PipelineConfig,
+    list_partitions,
     plan_job,
     read_manifest,
     read_output,
     run_job,
 )
 from labs.batch_serving.commit import MANIFEST, PART_FILE, TEMP_MARK, part_path
+from labs.batch_serving.job import run_job_process
 from labs.batch_serving.publish import check_complete
 
 
 @pytest.mark.ray
 @pytest.mark.slow
 @pytest.mark.server
-@pytest.mark.timeout(600)  # a subprocess job on a busy machine
+@pytest.mark.timeout(420)  # a subprocess job on a busy machine
 def test_a_crashed_job_resumes_and_writes_every_row_exactly_once(
-    make_spec, finished_job, requests_root, tmp_path
+    make_spec, finished_job, offline_scores, file_stamps, tmp_path
 ) -> None:
-    import ray
-
     spec = make_spec(tmp_path / "scores")
-    session = {**os.environ, "RAY_ADDRESS": ray.get_runtime_context().gcs_address}
-    code = run_job_process(
+    crashed = run_job_process(
         spec,
         tmp_path / "crash.log",
         "--crash-after=4",
         "--actors=1",
         "--batch-size=2048",
-        env=session,
+        timeout_s=240,
     )
-    log = (tmp_path / "crash.log").read_text(errors="replace")
-    assert code == CRASH_EXIT_CODE, log[-3000:]
+    assert crashed.returncode == CRASH_EXIT_CODE, crashed.output
     before = file_stamps(spec.output_dir)
     assert len(before) == 4
     temps = [p for p in spec.output_dir.rglob(f"{TEMP_MARK}*") if p.is_file()]
@@ -82,10 +78,9 @@ def test_a_crashed_job_resumes_and_writes_every_row_exactly_once(
     assert len(report.rows_by_worker) == 2, report.rows_by_worker
 
     out = read_output(spec.output_dir)
-    expected = np.sort(read_output(finished_job.output)["impression_id"].to_numpy())
     ids = out["impression_id"].to_numpy()
     assert len(ids) == len(np.unique(ids)) == report.rows_in  # no duplicates
-    np.testing.assert_array_equal(np.sort(ids), expected)  # no gaps
+    np.testing.assert_array_equal(np.sort(ids), offline_scores.index.to_numpy())
     reference = read_output(finished_job.output).set_index("impression_id")["score"]
     resumed = out.set_index("impression_id")["score"]
     np.testing.assert_array_equal(resumed.sort_index(), reference.sort_index())
@@ -93,14 +88,31 @@ def test_a_crashed_job_resumes_and_writes_every_row_exactly_once(
 
 @pytest.mark.ray
 @pytest.mark.slow
+def test_the_output_mirrors_the_input_and_the_manifest_lists_it(
+    finished_job, requests_root
+) -> None:
+    inputs = {p.name: p.rows for p in list_partitions(requests_root)}
+    outputs = {p.name: p.rows for p in list_partitions(finished_job.output)}
+    assert outputs == inputs and len(inputs) == 12
+    committed = read_manifest(finished_job.output)["partitions"]
+    assert {name: r["rows"] for name, r in committed.items()} == inputs
+    for record in committed.values():
+        path = finished_job.output / record["file"]
+        assert record["bytes"] == path.stat().st_size
+    assert len(read_output(finished_job.output)) == finished_job.plan.rows
+
+
+@pytest.mark.ray
+@pytest.mark.slow
 def test_rerunning_a_finished_job_is_a_no_op(
-    finished_job, copy_output, make_spec
+    finished_job, copy_output, make_spec, file_stamps
 ) -> None:
     output = copy_output(finished_job.output)
     stamps = file_stamps(output)
     manifest = (output / MANIFEST).read_bytes()
     report = run_job(make_spec(output))
     assert (report.written, report.skipped, report.rows_scored) == (0, 12, 0)
+    assert report.rows_out == report.rows_in == finished_job.plan.rows
     assert report.pool_size == 0  # no actor was started
     assert file_stamps(output) == stamps
     assert (output / MANIFEST).read_bytes() == manifest
