@@ -33,6 +33,7 @@ N-th batch (Ray restarts it and retries the batch).
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
@@ -47,7 +48,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from infra.module_process import Finished, run_bounded
-from labs.batch_serving.commit import OutputCommitter, temp_path
+from labs.batch_serving.commit import TEMP_MARK, OutputCommitter, part_path, temp_path
 from labs.batch_serving.pipeline import PipelineConfig, PipelineStats, score_partitions
 from labs.batch_serving.plan import JobSpec, plan_job
 from labs.batch_serving.scorer import ActorFaults
@@ -55,6 +56,10 @@ from labs.batch_serving.scorer import ActorFaults
 log = logging.getLogger(__name__)
 
 CRASH_EXIT_CODE = 75  # what a job killed by --crash-after exits with
+
+
+class DiskFull(OSError):
+    """The output's disk filled up while a partition was written; nothing partial is left."""
 
 
 @dataclass(frozen=True)
@@ -146,7 +151,7 @@ def run_job(
                         and report.written >= faults.crash_after
                     ):
                         _crash_midway(spec.output_dir, done)
-                    committer.commit(done.partition, done.table)
+                    _commit(committer, done, report)
                     report.written += 1
                     report.rows_scored += done.table.num_rows
                     report.actor_cpu_s += done.cpu_s
@@ -171,6 +176,30 @@ def run_job(
             f"the job committed {report.rows_out:,} rows for {report.rows_in:,} input rows."
         )
     return report
+
+
+def _commit(committer: OutputCommitter, done: Any, report: JobReport) -> None:
+    """Commit one scored partition; a full disk becomes an error saying what to do."""
+    try:
+        committer.commit(done.partition, done.table)
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        # Delete what the failed write left (it also frees the space): readers
+        # trust the manifest anyway, but a folder listing should not show it.
+        output = committer.output_dir
+        for folder in (part_path(output, done.partition.name).parent, output):
+            for leftover in folder.glob(f"{TEMP_MARK}*"):
+                leftover.unlink(missing_ok=True)
+        raise DiskFull(
+            errno.ENOSPC,
+            f"the disk under {output} is full: partition {done.partition.name} "
+            f"({done.table.num_rows:,} rows) was not written, and its temporary "
+            f"file was deleted. The {report.skipped + report.written} of "
+            f"{report.partitions} partitions committed before it are whole and "
+            "kept. Free some space (or write to a bigger disk) and run the job "
+            "again: it resumes after the last committed partition.",
+        ) from exc
 
 
 def _crash_midway(output_dir: Path, done: Any) -> None:

@@ -4,10 +4,8 @@ The committer's own tests need no Ray: they intercept ``os.fsync`` and
 ``os.replace`` to check the order of a commit, make one rename fail (only
 the partition file's, or only the manifest's), and truncate a committed
 file as a torn write would. The finished job's output must mirror its input
-and a rerun of it must do nothing. The crash test kills the job for real:
-it runs as its own process (with a local Ray of its own, as on a laptop)
-and dies by ``os._exit`` halfway through writing its fifth partition; the
-rerun must skip the four committed partitions and write every row once.
+and a rerun of it must do nothing. The real crash, a full disk and a killed
+scoring worker are in ``test_m3_faults.py``.
 """
 
 from __future__ import annotations
@@ -22,11 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from labs.batch_serving import (
-    CRASH_EXIT_CODE,
-    ActorFaults,
-    Faults,
     OutputCommitter,
-    PipelineConfig,
     list_partitions,
     plan_job,
     read_manifest,
@@ -34,56 +28,7 @@ from labs.batch_serving import (
     run_job,
 )
 from labs.batch_serving.commit import MANIFEST, PART_FILE, TEMP_MARK, part_path
-from labs.batch_serving.job import run_job_process
 from labs.batch_serving.publish import check_complete
-
-
-@pytest.mark.ray
-@pytest.mark.slow
-@pytest.mark.server
-@pytest.mark.timeout(420)  # a subprocess job on a busy machine
-def test_a_crashed_job_resumes_and_writes_every_row_exactly_once(
-    make_spec, finished_job, offline_scores, file_stamps, tmp_path
-) -> None:
-    spec = make_spec(tmp_path / "scores")
-    crashed = run_job_process(
-        spec,
-        tmp_path / "crash.log",
-        "--crash-after=4",
-        "--actors=1",
-        "--batch-size=2048",
-        timeout_s=240,
-    )
-    assert crashed.returncode == CRASH_EXIT_CODE, crashed.output
-    before = file_stamps(spec.output_dir)
-    assert len(before) == 4
-    temps = [p for p in spec.output_dir.rglob(f"{TEMP_MARK}*") if p.is_file()]
-    assert len(temps) == 1  # the partition it died writing
-
-    marker = tmp_path / "actor-died"
-    faults = Faults(actor=ActorFaults(die_on_batch=1, marker=str(marker)))
-    report = run_job(spec, PipelineConfig(num_actors=2, batch_size=1024), faults)
-
-    assert (report.skipped, report.written, report.partitions) == (4, 8, 12)
-    assert report.recovery["temp_files_removed"] == [
-        temps[0].relative_to(spec.output_dir).as_posix()
-    ]
-    after = file_stamps(spec.output_dir)
-    assert {k: after[k] for k in before} == before  # committed files never rewritten
-    assert not [p for p in spec.output_dir.rglob(f"{TEMP_MARK}*") if p.is_file()]
-    # An actor died on its first batch: none of its rows count; Ray restarted
-    # it and retried the batch on the new process.
-    dead_pid = marker.read_text().split()[0]
-    assert dead_pid not in report.rows_by_worker
-    assert len(report.rows_by_worker) == 2, report.rows_by_worker
-
-    out = read_output(spec.output_dir)
-    ids = out["impression_id"].to_numpy()
-    assert len(ids) == len(np.unique(ids)) == report.rows_in  # no duplicates
-    np.testing.assert_array_equal(np.sort(ids), offline_scores.index.to_numpy())
-    reference = read_output(finished_job.output).set_index("impression_id")["score"]
-    resumed = out.set_index("impression_id")["score"]
-    np.testing.assert_array_equal(resumed.sort_index(), reference.sort_index())
 
 
 @pytest.mark.ray
