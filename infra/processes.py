@@ -60,7 +60,12 @@ class OwnedProcess:
             return ""
 
     def stop(self, grace_s: float = 5.0, sig: int = signal.SIGTERM) -> int | None:
-        """Signal the process group, wait up to ``grace_s``, then kill it."""
+        """Signal the process group, wait up to ``grace_s``, then kill it.
+
+        A leader that already exited (``os._exit``, a crash) may have left
+        children in its group: they are killed too. Linux hands out no pid
+        that is still some group's id, so the group is still this one's.
+        """
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, sig)
@@ -70,4 +75,6 @@ class OwnedProcess:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=grace_s)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # whatever it left behind
         return self.proc.returncode

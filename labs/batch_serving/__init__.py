@@ -34,7 +34,7 @@ _EXPORTS = {
         "read_manifest",
         "read_output",
     ),
-    "job": ("CRASH_EXIT_CODE", "Faults", "JobReport", "run_job"),
+    "job": ("CRASH_EXIT_CODE", "DiskFull", "Faults", "JobReport", "run_job"),
     "pipeline": (
         "PipelineConfig",
         "PipelineStats",

@@ -200,30 +200,32 @@ class OutputCommitter:
     def recover(self) -> Recovery:
         """Undo what a crashed run left behind; return what was found.
 
-        Deletes every temporary file and every partition file the manifest
-        does not list; a listed partition whose file is missing or has
-        another size is dropped from the manifest (it will be scored again).
+        Deletes every temporary file (a partition's, or the manifest's own at
+        the top of the folder) and every partition file the manifest does not
+        list; a listed partition whose file is missing or has another size (a
+        torn write) is dropped from the manifest, which is saved: it will be
+        scored again.
         """
         recovery = Recovery()
-        # BEGIN SOLUTION m3: delete temp files (names starting with TEMP_MARK) and partition files the manifest does not list; drop manifest entries whose file is missing or has the wrong size
+        # BEGIN SOLUTION m3: delete temp files (names starting with TEMP_MARK, at any depth: the manifest's own are at the top) and partition files the manifest does not list; drop manifest entries whose file is missing or has the wrong size, and save the manifest if you dropped any
         listed = {record["file"] for record in self.committed.values()}
         for path in sorted(self.output_dir.rglob("*")):
-            if not path.is_file() or path.parent == self.output_dir:
-                continue  # the bookkeeping files live at the top
+            if not path.is_file():
+                continue
             relative = path.relative_to(self.output_dir).as_posix()
-            if path.name.startswith(TEMP_MARK):
+            if path.name.startswith(TEMP_MARK):  # a manifest's too, at the top
                 path.unlink()
                 recovery.temp_files_removed.append(relative)
-            elif relative not in listed:
-                path.unlink()
+            elif path.parent != self.output_dir and relative not in listed:
+                path.unlink()  # the bookkeeping files at the top are kept
                 recovery.uncommitted_removed.append(relative)
         for name, record in list(self.committed.items()):
             path = self.output_dir / record["file"]
-            if not path.exists() or path.stat().st_size != record["bytes"]:
-                del self.committed[name]
+            if not path.is_file() or path.stat().st_size != record["bytes"]:
+                del self.committed[name]  # lost or torn: it will be scored again
                 recovery.repaired.append(name)
         if recovery.repaired:
-            self.save_manifest()
+            self.save_manifest()  # readers trust the file on disk, not this object
         recovery.committed = len(self.committed)
         # END SOLUTION
         return recovery

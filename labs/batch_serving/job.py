@@ -33,19 +33,22 @@ N-th batch (Ray restarts it and retries the batch).
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 
-from labs.batch_serving.commit import OutputCommitter, temp_path
+from infra.module_process import Finished, run_bounded
+from labs.batch_serving.commit import TEMP_MARK, OutputCommitter, part_path, temp_path
 from labs.batch_serving.pipeline import PipelineConfig, PipelineStats, score_partitions
 from labs.batch_serving.plan import JobSpec, plan_job
 from labs.batch_serving.scorer import ActorFaults
@@ -53,6 +56,10 @@ from labs.batch_serving.scorer import ActorFaults
 log = logging.getLogger(__name__)
 
 CRASH_EXIT_CODE = 75  # what a job killed by --crash-after exits with
+
+
+class DiskFull(OSError):
+    """The output's disk filled up while a partition was written; nothing partial is left."""
 
 
 @dataclass(frozen=True)
@@ -144,7 +151,7 @@ def run_job(
                         and report.written >= faults.crash_after
                     ):
                         _crash_midway(spec.output_dir, done)
-                    committer.commit(done.partition, done.table)
+                    _commit(committer, done, report)
                     report.written += 1
                     report.rows_scored += done.table.num_rows
                     report.actor_cpu_s += done.cpu_s
@@ -171,6 +178,30 @@ def run_job(
     return report
 
 
+def _commit(committer: OutputCommitter, done: Any, report: JobReport) -> None:
+    """Commit one scored partition; a full disk becomes an error saying what to do."""
+    try:
+        committer.commit(done.partition, done.table)
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        # Delete what the failed write left (it also frees the space): readers
+        # trust the manifest anyway, but a folder listing should not show it.
+        output = committer.output_dir
+        for folder in (part_path(output, done.partition.name).parent, output):
+            for leftover in folder.glob(f"{TEMP_MARK}*"):
+                leftover.unlink(missing_ok=True)
+        raise DiskFull(
+            errno.ENOSPC,
+            f"the disk under {output} is full: partition {done.partition.name} "
+            f"({done.table.num_rows:,} rows) was not written, and its temporary "
+            f"file was deleted. The {report.skipped + report.written} of "
+            f"{report.partitions} partitions committed before it are whole and "
+            "kept. Free some space (or write to a bigger disk) and run the job "
+            "again: it resumes after the last committed partition.",
+        ) from exc
+
+
 def _crash_midway(output_dir: Path, done: Any) -> None:
     """Die like a killed process halfway through writing a partition."""
     tmp = temp_path(output_dir, done.partition.name)
@@ -180,6 +211,40 @@ def _crash_midway(output_dir: Path, done: Any) -> None:
     log.error("fault hook: crashing while writing %s", done.partition.name)
     sys.stderr.flush()
     os._exit(CRASH_EXIT_CODE)
+
+
+def run_job_process(
+    spec: JobSpec,
+    log_path: Path,
+    *flags: str,
+    env: Mapping[str, str] | None = None,
+    timeout_s: float = 420.0,
+) -> Finished:
+    """Run ``spec`` as a process of its own, as a scheduler or a cluster would.
+
+    ``python -m labs.batch_serving.job`` with ``spec``'s flags and ``flags``,
+    its output in ``log_path``, in its own process group, stopped with
+    everything it started (its local Ray too, after a crash) when it ends or
+    after ``timeout_s``. Without ``env`` it gets this process's environment
+    minus ``RAY_ADDRESS``, so it starts a local Ray of its own; a cluster's
+    ``env()`` makes it join that cluster.
+
+    Returns:
+        Its exit code (``returncode``: 0, or ``CRASH_EXIT_CODE`` after
+        ``--crash-after``) and the tail of its log (``output``).
+
+    Raises:
+        infra.module_process.ModuleTimedOut: still running after ``timeout_s``.
+    """
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    return run_bounded(
+        spec.command_line(*flags),
+        name="the batch job",
+        log_path=log_path,
+        timeout_s=timeout_s,
+        env=env,
+    )
 
 
 # --- the command line ---------------------------------------------------------------------

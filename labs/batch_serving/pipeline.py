@@ -350,12 +350,14 @@ def score_partitions(
     )
     started = time.time()  # wall clock: compared with the actors' batch times
     # BEGIN SOLUTION m2: a dataset of the read tasks (one per row group) mapped by read_row_groups on fractional CPUs, then map_batches of the Scorer class on an ActorPoolStrategy of `pool` actors with cpus_per_actor each
+    # One row group per read call, so a block each and work for every actor;
+    # the Scorer is a class, so each actor of the pool loads the model once.
     dataset = (
         ray.data.from_items(tasks, override_num_blocks=len(tasks))
         .map_batches(
             read_row_groups,
             fn_kwargs={"columns": list(plan.read_columns)},
-            batch_size=1,  # one row group per read task: a block each
+            batch_size=1,
             batch_format="numpy",
             num_cpus=config.read_cpus,
         )
@@ -364,7 +366,7 @@ def score_partitions(
             fn_constructor_args=(scorer_config,),
             batch_size=config.batch_size,
             batch_format="pyarrow",
-            compute=ray.data.ActorPoolStrategy(size=pool),  # each loads the model once
+            compute=ray.data.ActorPoolStrategy(size=pool),
             num_cpus=config.cpus_per_actor,
         )
     )

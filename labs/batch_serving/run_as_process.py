@@ -3,8 +3,8 @@
     report = crash_and_resume(results, setup, work)   # m3: killed at ~70%, resumed
     two_nodes(results, setup, work)                   # m5: joined to a local cluster
 
-Each starts ``python -m labs.batch_serving.job`` (``JobSpec.command_line``)
-as a real process, as a scheduler or a cluster would, and records what it
+Each starts ``python -m labs.batch_serving.job`` as a real process
+(``job.run_job_process``), as a scheduler or a cluster would, and records what it
 measured: the crash is a real process exit (``os._exit``, no cleanup), and
 the cluster run joins through ``RAY_ADDRESS`` like any job. ``run.py`` holds
 the in-process sections and the order of the page.
@@ -21,27 +21,15 @@ from typing import Any
 import numpy as np
 
 from common.results import Results
-from infra.processes import OwnedProcess
 from labs.batch_serving import measure
 from labs.batch_serving.commit import read_manifest, read_output
-from labs.batch_serving.job import CRASH_EXIT_CODE, run_job
+from labs.batch_serving.job import CRASH_EXIT_CODE, run_job, run_job_process
 from labs.batch_serving.pipeline import PipelineConfig, input_ids
 from labs.batch_serving.plan import JobSpec
 from labs.batch_serving.requests import select_partitions
 
 CRASH_SHARE = 0.7  # the job dies after committing this share of its partitions
-
-
-def run_job_process(
-    spec: JobSpec, log_path: Path, *extra: str, env: dict[str, str]
-) -> tuple[int, str]:
-    """Run ``spec`` with ``extra`` flags as its own process; its exit code and log tail."""
-    job = OwnedProcess.start(spec.command_line(*extra), "batch-job", log_path, env=env)
-    try:
-        code = job.proc.wait(timeout=600)
-    finally:
-        job.stop()
-    return code, job.log_tail(30)
+PROCESS_TIMEOUT_S = 600.0  # the week's job on a busy 2-core machine
 
 
 def crash_and_resume(results: Results, setup: measure.Setup, work: Path) -> Any:
@@ -61,17 +49,19 @@ def crash_and_resume(results: Results, setup: measure.Setup, work: Path) -> Any:
     # dies, the cluster lives on and cleans up the job's actors.
     env = {**os.environ, "RAY_ADDRESS": ray.get_runtime_context().gcs_address}
     started = time.perf_counter()
-    code, tail = run_job_process(
+    crashed = run_job_process(
         spec,
         work / "crash.log",
         f"--crash-after={crash_after}",
         "--batch-size=4096",
         env=env,
+        timeout_s=PROCESS_TIMEOUT_S,
     )
     crashed_s = time.perf_counter() - started
-    if code != CRASH_EXIT_CODE:
+    if crashed.returncode != CRASH_EXIT_CODE:
         raise RuntimeError(
-            f"the crashing job exited with {code}, not {CRASH_EXIT_CODE}:\n{tail}"
+            f"the crashing job exited with {crashed.returncode}, not "
+            f"{CRASH_EXIT_CODE}:\n{crashed.output}"
         )
     committed = read_manifest(spec.output_dir)["partitions"]
     rows_before = sum(r["rows"] for r in committed.values())
@@ -168,16 +158,17 @@ def two_nodes(results: Results, setup: measure.Setup, work: Path) -> None:
     started = time.perf_counter()
     with local_cluster(num_nodes=2, cpus_per_node=1, timeout_s=180) as cluster:
         up = time.perf_counter() - started
-        code, tail = run_job_process(
+        job = run_job_process(
             spec,
             work / "cluster.log",
             "--expect-nodes=2",
             "--actors=2",
             f"--report={report_path}",
             env=cluster.env(),
+            timeout_s=PROCESS_TIMEOUT_S,
         )
-    if code != 0:
-        raise RuntimeError(f"the cluster job failed ({code}):\n{tail}")
+    if job.returncode != 0:
+        raise RuntimeError(f"the cluster job failed ({job.returncode}):\n{job.output}")
     report = json.loads(report_path.read_text())
     nodes = report["cluster"]["nodes"]
     rows = [

@@ -1,9 +1,9 @@
 """m2 — the Ray Data pipeline: read partitions, score on an actor pool, regroup, count.
 
 ``regroup`` is checked without Ray against hand-made blocks in any order;
-the pipeline end to end (``finished_job``, run once per session on 2
-actors) against the offline oracle: the training lab's point-in-time
-training set scored in one call.
+the pipeline end to end (``scored_job``, ``score_partitions`` run once per
+session on 2 actors) against the offline oracle: the training lab's
+point-in-time training set scored in one call.
 """
 
 from __future__ import annotations
@@ -21,13 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labs.batch_serving import (
-    list_partitions,
-    plan_job,
-    read_manifest,
-    read_output,
-    regroup,
-)
+from labs.batch_serving import list_partitions, plan_job, regroup
 from labs.batch_serving.reader import PARTITION
 
 SIZES = (1, 2, 7, 30, 64)  # rows of the hand-made partitions
@@ -108,10 +102,10 @@ def test_regroup_refuses_lost_and_repeated_rows(small_partitions) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(300)  # the first one starts the session's Ray and runs the job
 def test_the_job_scores_equal_the_offline_predictions(
-    finished_job, offline_scores
+    scored_job, offline_scores
 ) -> None:
-    out = read_output(finished_job.output)
-    assert len(out) == len(offline_scores) == finished_job.report.rows_in
+    out = pa.concat_tables([p.table for p in scored_job.partitions]).to_pandas()
+    assert len(out) == len(offline_scores) == scored_job.plan.rows
     assert out["impression_id"].is_unique
     scores = out.set_index("impression_id")["score"].sort_index()
     np.testing.assert_array_equal(
@@ -120,34 +114,37 @@ def test_the_job_scores_equal_the_offline_predictions(
     np.testing.assert_allclose(
         scores.to_numpy(), offline_scores.to_numpy(), rtol=0, atol=1e-9
     )
-    assert (out["model_version"] == finished_job.report.model_version).all()
+    assert (out["model_version"] == scored_job.plan.version).all()
 
 
 @pytest.mark.ray
 @pytest.mark.slow
 @pytest.mark.timeout(300)  # the first one starts the session's Ray and runs the job
-def test_the_output_mirrors_the_input_partitions(finished_job, requests_root) -> None:
-    inputs = {p.name: p.rows for p in list_partitions(requests_root)}
-    outputs = {p.name: p.rows for p in list_partitions(finished_job.output)}
-    assert outputs == inputs and len(inputs) == 12
-    committed = read_manifest(finished_job.output)["partitions"]
-    assert {name: r["rows"] for name, r in committed.items()} == inputs
-    report = finished_job.report
-    assert (
-        report.rows_in == report.rows_out == report.rows_scored == sum(inputs.values())
+def test_every_partition_comes_out_whole_and_sorted_by_id(scored_job) -> None:
+    names = [p.partition.name for p in scored_job.partitions]
+    assert sorted(names) == [p.name for p in scored_job.plan.partitions]
+    for done in scored_job.partitions:
+        ids = done.table["impression_id"].to_numpy()
+        assert len(ids) == done.partition.rows
+        assert (np.diff(ids) > 0).all()  # sorted, no id twice
+        assert done.table.column_names == [
+            "impression_id", "user_id", "item_id", "event_timestamp", "score",
+            "model_version",
+        ]  # fmt: skip
+    assert scored_job.stats.rows == scored_job.plan.rows
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # the first one starts the session's Ray and runs the job
+def test_every_actor_of_the_pool_scored_rows(scored_job) -> None:
+    workers = scored_job.rows_by_worker
+    assert len(workers) == 2, (
+        f"2 actors, but rows were scored by {len(workers)} process(es): {workers}"
     )
-    assert (report.written, report.skipped) == (12, 0)
-
-
-@pytest.mark.ray
-@pytest.mark.slow
-@pytest.mark.timeout(300)  # the first one starts the session's Ray and runs the job
-def test_every_actor_of_the_pool_scored_rows(finished_job) -> None:
-    report = finished_job.report
-    assert report.pool_size == 2
-    assert len(report.rows_by_worker) == 2, report.rows_by_worker
-    assert sum(report.rows_by_worker.values()) == report.rows_in
-    assert len(report.rows_by_node) == 1  # the session's one local node
+    assert sum(workers.values()) == scored_job.plan.rows
+    nodes = scored_job.rows_by_node
+    assert len(nodes) == 1 and "" not in nodes  # the session's one local node
 
 
 @pytest.mark.given

@@ -1,103 +1,63 @@
-"""m3 — exactly once: atomic partition files, a manifest, and a real crash.
+"""m3 — exactly once: atomic partition files and a manifest.
 
-The crash test kills the job for real: it runs in its own process, joins
-the session's Ray through ``RAY_ADDRESS`` (as a job joins a cluster: the
-driver dies, the cluster lives on and reaps the driver's actors) and dies
-by ``os._exit`` halfway through writing its fifth partition. The rerun,
-here in the test process on the same Ray, must skip the four
-committed partitions (their files untouched), clean up the half-written
-one, survive an actor dying on its first batch (Ray restarts it and
-retries the batch), and leave every input row in the output exactly once,
-with the same scores as an uninterrupted run.
+The committer's own tests need no Ray: they intercept ``os.fsync`` and
+``os.replace`` to check the order of a commit, make one rename fail (only
+the partition file's, or only the manifest's), and truncate a committed
+file as a torn write would. The finished job's output must mirror its input
+and a rerun of it must do nothing. The real crash, a full disk and a killed
+scoring worker are in ``test_m3_faults.py``.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from bs_helpers import file_stamps, run_job_process
 
 from labs.batch_serving import (
-    CRASH_EXIT_CODE,
-    ActorFaults,
-    Faults,
     OutputCommitter,
-    PipelineConfig,
+    list_partitions,
     plan_job,
     read_manifest,
     read_output,
     run_job,
 )
-from labs.batch_serving.commit import MANIFEST, TEMP_MARK, part_path
+from labs.batch_serving.commit import MANIFEST, PART_FILE, TEMP_MARK, part_path
+from labs.batch_serving.publish import check_complete
 
 
 @pytest.mark.ray
 @pytest.mark.slow
-@pytest.mark.server
-@pytest.mark.timeout(600)  # a subprocess job on a busy machine
-def test_a_crashed_job_resumes_and_writes_every_row_exactly_once(
-    make_spec, finished_job, requests_root, tmp_path
+def test_the_output_mirrors_the_input_and_the_manifest_lists_it(
+    finished_job, requests_root
 ) -> None:
-    import ray
-
-    spec = make_spec(tmp_path / "scores")
-    session = {**os.environ, "RAY_ADDRESS": ray.get_runtime_context().gcs_address}
-    code = run_job_process(
-        spec,
-        tmp_path / "crash.log",
-        "--crash-after=4",
-        "--actors=1",
-        "--batch-size=2048",
-        env=session,
-    )
-    log = (tmp_path / "crash.log").read_text(errors="replace")
-    assert code == CRASH_EXIT_CODE, log[-3000:]
-    before = file_stamps(spec.output_dir)
-    assert len(before) == 4
-    temps = [p for p in spec.output_dir.rglob(f"{TEMP_MARK}*") if p.is_file()]
-    assert len(temps) == 1  # the partition it died writing
-
-    marker = tmp_path / "actor-died"
-    faults = Faults(actor=ActorFaults(die_on_batch=1, marker=str(marker)))
-    report = run_job(spec, PipelineConfig(num_actors=2, batch_size=1024), faults)
-
-    assert (report.skipped, report.written, report.partitions) == (4, 8, 12)
-    assert report.recovery["temp_files_removed"] == [
-        temps[0].relative_to(spec.output_dir).as_posix()
-    ]
-    after = file_stamps(spec.output_dir)
-    assert {k: after[k] for k in before} == before  # committed files never rewritten
-    assert not [p for p in spec.output_dir.rglob(f"{TEMP_MARK}*") if p.is_file()]
-    # An actor died on its first batch: none of its rows count; Ray restarted
-    # it and retried the batch on the new process.
-    dead_pid = marker.read_text().split()[0]
-    assert dead_pid not in report.rows_by_worker
-    assert len(report.rows_by_worker) == 2, report.rows_by_worker
-
-    out = read_output(spec.output_dir)
-    expected = np.sort(read_output(finished_job.output)["impression_id"].to_numpy())
-    ids = out["impression_id"].to_numpy()
-    assert len(ids) == len(np.unique(ids)) == report.rows_in  # no duplicates
-    np.testing.assert_array_equal(np.sort(ids), expected)  # no gaps
-    reference = read_output(finished_job.output).set_index("impression_id")["score"]
-    resumed = out.set_index("impression_id")["score"]
-    np.testing.assert_array_equal(resumed.sort_index(), reference.sort_index())
+    inputs = {p.name: p.rows for p in list_partitions(requests_root)}
+    outputs = {p.name: p.rows for p in list_partitions(finished_job.output)}
+    assert outputs == inputs and len(inputs) == 12
+    committed = read_manifest(finished_job.output)["partitions"]
+    assert {name: r["rows"] for name, r in committed.items()} == inputs
+    for record in committed.values():
+        path = finished_job.output / record["file"]
+        assert record["bytes"] == path.stat().st_size
+    assert len(read_output(finished_job.output)) == finished_job.plan.rows
 
 
 @pytest.mark.ray
 @pytest.mark.slow
 def test_rerunning_a_finished_job_is_a_no_op(
-    finished_job, copy_output, make_spec
+    finished_job, copy_output, make_spec, file_stamps
 ) -> None:
     output = copy_output(finished_job.output)
     stamps = file_stamps(output)
     manifest = (output / MANIFEST).read_bytes()
     report = run_job(make_spec(output))
     assert (report.written, report.skipped, report.rows_scored) == (0, 12, 0)
+    assert report.rows_out == report.rows_in == finished_job.plan.rows
     assert report.pool_size == 0  # no actor was started
     assert file_stamps(output) == stamps
     assert (output / MANIFEST).read_bytes() == manifest
@@ -157,31 +117,177 @@ def test_recovery_removes_what_a_crash_leaves_and_rescores_lost_files(
     second.close()
 
 
-def test_a_partition_is_invisible_until_its_rename_and_manifest_entry(
-    committer_for, monkeypatch
+def test_a_torn_file_is_dropped_from_the_manifest_on_disk_and_rescored(
+    committer_for,
 ) -> None:
     plan, open_committer = committer_for
+    parts = list(plan.partitions[:3])
+    out = plan.spec.output_dir
+    first = open_committer()
+    for p in parts:
+        first.commit(p, scored_table(p))
+    first.close()
+    # A torn write: the name is there, not all of the bytes (a disk that lied
+    # about a flush, a copy cut short). Only the size can tell.
+    torn = part_path(out, parts[1].name)
+    with open(torn, "r+b") as f:
+        f.truncate(torn.stat().st_size // 2)
+
+    second = open_committer()
+    assert second.recovery.repaired == [parts[1].name]
+    assert second.recovery.committed == 2
+    # Every other reader trusts the manifest on disk: the repair must be saved
+    # there, not only in this committer's memory, or they read the torn file.
+    assert sorted(read_manifest(out)["partitions"]) == [parts[0].name, parts[2].name]
+    assert len(read_output(out)) == parts[0].rows + parts[2].rows
+    assert [p.name for p in second.pending(parts)] == [parts[1].name]
+    second.commit(parts[1], scored_table(parts[1]))
+    second.close()
+    assert len(read_output(out)) == sum(p.rows for p in parts)
+
+
+def test_a_commit_syncs_the_file_before_its_rename_and_the_folder_before_the_manifest(
+    committer_for, monkeypatch
+) -> None:
+    """Durability: once ``commit`` returns, a power cut loses nothing it recorded.
+
+    Every ``os.fsync`` and ``os.replace`` is recorded in order. The data must
+    reach the disk before the rename points the final name at it (else a
+    crash can leave a committed name over an empty or partial file), and the
+    folder's new entry before the manifest lists the file.
+    """
+    plan, open_committer = committer_for
     part = plan.partitions[0]
+    out = plan.spec.output_dir
     committer = open_committer()
+    events: list[tuple[str, Any, Any]] = []
+    real_fsync, real_replace = os.fsync, os.replace
 
-    def crash(*args, **kwargs):
-        raise OSError("simulated crash at the rename")
+    def fsync(fd: int) -> None:
+        stat = os.fstat(fd)
+        events.append(("fsync", stat.st_ino, stat.st_size))
+        real_fsync(fd)
 
-    monkeypatch.setattr(os, "replace", crash)
+    def replace(src, dst, **kwargs) -> None:
+        events.append(("replace", Path(src), Path(dst)))
+        real_replace(src, dst, **kwargs)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    committer.commit(part, scored_table(part))
+    monkeypatch.undo()
+    committer.close()
+
+    final = part_path(out, part.name)
+    renames = [i for i, e in enumerate(events) if e[0] == "replace" and e[2] == final]
+    assert len(renames) == 1, f"rename the partition's file into place once: {events}"
+    rename = renames[0]
+    assert events[rename][1].parent == final.parent, (
+        "write the temporary file beside the final one: a rename is atomic only "
+        "within one filesystem"
+    )
+    stat = final.stat()  # a rename keeps the inode: the temporary file's
+    synced = [e for e in events[:rename] if e[:2] == ("fsync", stat.st_ino)]
+    assert synced, "the partition's file was not fsynced before its rename"
+    assert synced[-1][2] == stat.st_size, (
+        f"the file was fsynced at {synced[-1][2]} bytes but holds {stat.st_size}: "
+        "write all of it, then fsync"
+    )
+    folder = final.parent.stat().st_ino
+    folder_synced = [
+        i for i, e in enumerate(events) if i > rename and e[:2] == ("fsync", folder)
+    ]
+    assert folder_synced, "the folder was not fsynced after the rename"
+    manifest = [
+        i for i, e in enumerate(events) if e[0] == "replace" and e[2] == out / MANIFEST
+    ]
+    assert manifest and manifest[-1] > folder_synced[0], (
+        "save the manifest (which then lists the partition) only once the rename "
+        f"is durable: {events}"
+    )
+    assert read_manifest(out)["partitions"][part.name]["bytes"] == stat.st_size
+
+
+def test_a_failed_partition_rename_leaves_the_manifest_and_every_reader_intact(
+    committer_for, monkeypatch
+) -> None:
+    """Only the partition file's rename fails: the manifest must not list it.
+
+    The manifest's own rename still works here, so a commit that records the
+    partition before renaming its file is caught.
+    """
+    plan, open_committer = committer_for
+    first, second = plan.partitions[:2]
+    out = plan.spec.output_dir
+    committer = open_committer()
+    committer.commit(first, scored_table(first))
+    real_replace = os.replace
+
+    def replace(src, dst, **kwargs) -> None:
+        if Path(dst) == part_path(out, second.name):
+            raise OSError("simulated crash at the partition's rename")
+        real_replace(src, dst, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(OSError, match="simulated"):
+        committer.commit(second, scored_table(second))
+    monkeypatch.undo()
+    assert second.name not in committer.committed
+    committer.close()
+
+    assert list(read_manifest(out)["partitions"]) == [first.name]
+    assert not part_path(out, second.name).exists()
+    # Every reader still works, and sees the first partition only.
+    ids = read_output(out)["impression_id"].to_numpy()
+    np.testing.assert_array_equal(
+        np.sort(ids), np.sort(scored_table(first)["impression_id"].to_numpy())
+    )
+    with pytest.raises(ValueError, match=r"1 of 12 partitions committed"):
+        check_complete(out)
+    reopened = open_committer()
+    assert len(reopened.recovery.temp_files_removed) == 1
+    assert [p.name for p in reopened.pending([first, second])] == [second.name]
+    record = reopened.commit(second, scored_table(second))
+    assert record.rows == second.rows
+    assert len(read_output(out)) == first.rows + second.rows
+    reopened.close()
+
+
+def test_a_crash_while_saving_the_manifest_leaves_nothing_behind(
+    committer_for, monkeypatch
+) -> None:
+    """The partition is renamed, the manifest's temporary file written, then death.
+
+    The temporary manifest sits at the top of the output folder, beside the
+    real one; the next run must delete it (and the partition file the
+    manifest never listed), not leave it there for ever.
+    """
+    plan, open_committer = committer_for
+    part = plan.partitions[0]
+    out = plan.spec.output_dir
+    committer = open_committer()
+    real_replace = os.replace
+
+    def replace(src, dst, **kwargs) -> None:
+        if Path(dst) == out / MANIFEST:
+            raise OSError("simulated crash at the manifest's rename")
+        real_replace(src, dst, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
     with pytest.raises(OSError, match="simulated"):
         committer.commit(part, scored_table(part))
     monkeypatch.undo()
     committer.close()
-    out = plan.spec.output_dir
-    assert not part_path(out, part.name).exists()
-    assert part.name not in read_manifest(out)["partitions"]
+    left = sorted(p.name for p in out.iterdir() if p.name.startswith(TEMP_MARK))
+    assert len(left) == 1 and MANIFEST in left[0]  # what the crash left
+    assert read_manifest(out)["partitions"] == {}
     assert len(read_output(out)) == 0
+
     reopened = open_committer()
-    assert len(reopened.recovery.temp_files_removed) == 1
-    record = reopened.commit(part, scored_table(part))
-    assert record.rows == part.rows
-    assert read_manifest(out)["partitions"][part.name]["rows"] == part.rows
-    assert len(read_output(out)) == part.rows
+    assert reopened.recovery.temp_files_removed == left
+    assert reopened.recovery.uncommitted_removed == [f"{part.name}/{PART_FILE}"]
+    assert not list(out.rglob(f"{TEMP_MARK}*"))
+    assert [p.name for p in reopened.pending([part])] == [part.name]
     reopened.close()
 
 
@@ -194,6 +300,15 @@ def test_a_changed_input_partition_is_refused(committer_for, tmp_path) -> None:
     changed = type(part)(part.name, part.files, part.rows + 1, part.bytes)
     with pytest.raises(ValueError, match=r"changed after it was scored"):
         committer.pending([changed])
+    # As many rows as before, other contents: only the files' sizes tell.
+    rewritten = tmp_path / "changed" / part.files[0].name
+    rewritten.parent.mkdir()
+    table = pq.read_table(part.files[0])
+    pq.write_table(table, rewritten, row_group_size=1000, compression="none")
+    same_rows = type(part)(part.name, (rewritten,), part.rows, part.bytes)
+    assert same_rows.fingerprint != part.fingerprint
+    with pytest.raises(ValueError, match=r"changed after it was scored"):
+        committer.pending([same_rows])
     committer.close()
 
 

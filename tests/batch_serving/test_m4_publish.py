@@ -100,8 +100,8 @@ def test_publish_writes_every_users_slate_once(
     try:
         report = publish_top_items(finished_job.output, online)
         assert report.users == report.written == len(expected_slates)
-        assert report.rows_read == finished_job.report.rows_in
-        assert report.model_version == finished_job.report.model_version
+        assert report.rows_read == finished_job.plan.rows
+        assert report.model_version == finished_job.plan.version
         stored = online.scan(VIEW)
         assert stored.features == top_items_features(10)
         assert sorted(stored.keys) == sorted(str(u) for u in expected_slates)

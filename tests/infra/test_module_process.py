@@ -38,6 +38,11 @@ def compute(spec):
         raise ValueError("the spec was refused: no such route '/nope'")
     if mode == "silent":
         os._exit(0)  # leaves before module_main writes the result
+    if mode == "orphan":  # dies at once, leaving a child of its own behind
+        sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+        with open(spec["pids"], "w") as handle:
+            handle.write(f"{os.getpid()} {sleeper.pid}")
+        os._exit(3)
     if mode == "slow":
         sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
         with open(spec["pids"], "w") as handle:
@@ -148,6 +153,31 @@ def test_a_slow_child_times_out_and_its_process_group_is_gone(
             time.sleep(0.05)
         assert not running(grandchild), f"the child's child {grandchild} still runs"
     finally:  # should the test fail, leave nothing behind
+        for pid in (
+            int(p) for p in (pids.read_text().split() if pids.exists() else [])
+        ):
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_what_a_child_that_died_left_in_its_group_is_stopped(
+    child_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A crashed job's own processes (its local Ray, say) must not outlive it."""
+    pids = tmp_path / "pids"
+    try:
+        with pytest.raises(ModuleExited, match="exited with code 3"):
+            run_module(
+                "labkit_test_child", {"mode": "orphan", "pids": str(pids)},
+                name="the child", timeout_s=60, env=child_env,
+            )  # fmt: skip
+        _, grandchild = (int(p) for p in pids.read_text().split())
+        deadline = time.monotonic() + 5
+        while running(grandchild) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not running(grandchild), f"the dead child's child {grandchild} runs on"
+    finally:
         for pid in (
             int(p) for p in (pids.read_text().split() if pids.exists() else [])
         ):
