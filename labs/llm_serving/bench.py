@@ -1,8 +1,11 @@
 """``labkit bench llm_serving --json``: the lab's three claims, each as medians of repeated runs.
 
 1. **Continuous batching ≥ 2× static batching's tokens/s** on the same
-   open-loop arrivals (over HTTP, a rate past static's knee), at an equal or
-   lower p99 TTFT.
+   open-loop arrivals (over HTTP, a rate past static's knee and near
+   continuous batching's: below its knee its tokens/s is only the offered
+   load), at an equal or lower p99 TTFT. The brief says what the ratio
+   depends on (the spread of output lengths, how a step's cost grows with
+   the batch, the per-token overhead, the offered rate).
 2. **The paged cache wastes ≤ 10% of the KV memory it reserves**, against
    max-length preallocation's measured waste, on the same workload.
 3. **Streaming**: over HTTP, the first token reaches the client long before
@@ -37,7 +40,7 @@ from labs.llm_serving.workload import draw_requests
 REPEATS = 3
 BENCH = {  # preset -> (offered requests/s past static's knee, seconds per run)
     "tiny": (60.0, 4.0),
-    "small": (45.0, 6.0),
+    "small": (70.0, 6.0),
 }
 SLO_BENCH = SLO(ttft_s=0.5, tpot_s=0.05)
 TARGETS = {"continuous_over_static": 2.0, "paged_waste": 0.10, "ttft_over_total": 0.2}
