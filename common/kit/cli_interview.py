@@ -70,7 +70,7 @@ def design(
     reveal: RevealOpt = False,
     workspace_path: WorkspaceOpt = None,
 ) -> None:
-    """A design round (ranking-service, feature-store, batch-scoring, capacity-plan)."""
+    """A design round (ranking-service, feature-store, batch-scoring, capacity-plan, llm-serving)."""
     kit = shell.load_kit(workspace_path)
     graded = session.load_answers(answers)[0] if answers else None
     _conduct(kit, lambda: rounds.design_round(kit, scenario), graded, as_json, reveal)

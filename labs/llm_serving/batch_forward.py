@@ -30,9 +30,8 @@ Check it: ``labkit check llm_serving`` (milestone m2).
 
 from __future__ import annotations
 
-import math
-
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from labs.llm_serving.kv_store import KVStore
@@ -105,31 +104,30 @@ def forward_batch(
             f"a sequence would reach position {W - 1}, past the context window "
             f"{config.block_size}; finish it before it gets there."
         )
-    idx = torch.zeros(B, T, dtype=torch.long, device=device)  # (B, T), 0 = padding
-    for b, tokens in enumerate(new_tokens):
-        idx[b, : len(tokens)] = torch.tensor(tokens, device=device)
+    padded = [tokens + [0] * (T - len(tokens)) for tokens in new_tokens]
+    idx = torch.tensor(padded, dtype=torch.long, device=device)  # (B, T), 0 = padding
     positions, valid, allowed = attention_masks(past, n, W)
     # Padding rows may run past the window; their output is thrown away.
     x = model.wte(idx) + model.wpe(
         positions.clamp(max=config.block_size - 1)
     )  # (B, T, C)
     table = kv.slot_table(seq_ids, W)  # (B, W)
-    write_slots = torch.gather(table, 1, positions.clamp(max=W - 1))[valid]  # (N,)
+    real = valid.reshape(-1).nonzero()[:, 0]  # (N,) rows of (B·T) that are real tokens
+    write_slots = table.gather(1, positions.clamp(max=W - 1)).reshape(-1)[real]  # (N,)
     H, hs, C = config.n_head, config.head_size, config.n_embd
-    scale = 1.0 / math.sqrt(hs)
-    blocked = ~allowed[:, None, :, :]  # (B, 1, T, W)
+    mask = allowed[:, None, :, :]  # (B, 1, T, W), broadcast over the heads
     for layer, block in enumerate(model.blocks):
         h = block.ln_1(x)  # (B, T, C)
         q, k, v = block.attn.c_attn(h).split(C, dim=2)  # 3 x (B, T, C)
         q = q.view(B, T, H, hs).transpose(1, 2)  # (B, H, T, hs)
-        kv.write(
-            layer, write_slots, k.view(B, T, H, hs)[valid], v.view(B, T, H, hs)[valid]
-        )
+        new_k = k.reshape(B * T, H, hs).index_select(0, real)  # (N, H, hs)
+        new_v = v.reshape(B * T, H, hs).index_select(0, real)  # (N, H, hs)
+        kv.write(layer, write_slots, new_k, new_v)
         keys, values = kv.gather(layer, table)  # 2 x (B, H, W, hs)
-        scores = (q @ keys.transpose(-2, -1)) * scale  # (B, H, T, W)
-        weights = torch.softmax(scores.masked_fill(blocked, float("-inf")), dim=-1)
-        y = (weights @ values).transpose(1, 2).reshape(B, T, C)  # (B, T, C)
-        x = x + block.attn.c_proj(y)  # (B, T, C)
+        # One fused kernel for softmax(q·kᵀ/√hs, masked)·v: it reads the gathered
+        # keys in place, where q @ keys.transpose would copy them first.
+        y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
+        x = x + block.attn.c_proj(y.transpose(1, 2).reshape(B, T, C))  # (B, T, C)
         x = x + block.mlp(block.ln_2(x))  # (B, T, C)
     last = x[torch.arange(B, device=device), n - 1]  # (B, C): each one's last new token
     return model.lm_head(model.ln_f(last))  # (B, V)

@@ -1,8 +1,11 @@
 """``labkit bench llm_serving --json``: the lab's three claims, each as medians of repeated runs.
 
 1. **Continuous batching ≥ 2× static batching's tokens/s** on the same
-   open-loop arrivals (over HTTP, a rate past static's knee), at an equal or
-   lower p99 TTFT.
+   open-loop arrivals (over HTTP, a rate past static's knee and near
+   continuous batching's: below its knee its tokens/s is only the offered
+   load), at an equal or lower p99 TTFT. The brief says what the ratio
+   depends on (the spread of output lengths, how a step's cost grows with
+   the batch, the per-token overhead, the offered rate).
 2. **The paged cache wastes ≤ 10% of the KV memory it reserves**, against
    max-length preallocation's measured waste, on the same workload.
 3. **Streaming**: over HTTP, the first token reaches the client long before
@@ -37,7 +40,7 @@ from labs.llm_serving.workload import draw_requests
 REPEATS = 3
 BENCH = {  # preset -> (offered requests/s past static's knee, seconds per run)
     "tiny": (60.0, 4.0),
-    "small": (45.0, 6.0),
+    "small": (70.0, 6.0),
 }
 SLO_BENCH = SLO(ttft_s=0.5, tpot_s=0.05)
 TARGETS = {"continuous_over_static": 2.0, "paged_waste": 0.10, "ttft_over_total": 0.2}
@@ -51,7 +54,13 @@ def _batching(results: Results, preset: str) -> dict[str, Any]:
     rate, seconds = BENCH[preset]
     context = ensure_model(preset, device="cpu").config.block_size
     bodies = draw_requests(600, context_window=context, seed=3)
-    runs: dict[str, list[dict[str, Any]]] = {"static": [], "continuous": []}
+    # continuous+paged is context, not the claim: it adds the paged cache's
+    # larger batch in the same memory to continuous batching's refills.
+    runs: dict[str, list[dict[str, Any]]] = {
+        "static": [],
+        "continuous": [],
+        "continuous+paged": [],
+    }
     for mode in runs:
         with serving(mode_settings(mode, preset=preset)) as server:
             warm_up(server.url, bodies)
@@ -80,6 +89,16 @@ def _batching(results: Results, preset: str) -> dict[str, Any]:
         "static_ttft_p99_s": spread([p["ttft_p99_s"] for p in runs["static"]]),
         "continuous_ttft_p99_s": spread([p["ttft_p99_s"] for p in runs["continuous"]]),
         "ratio": spread(ratios),
+        "paged_tokens_per_s": spread(
+            [p["tokens_per_s"] for p in runs["continuous+paged"]]
+        ),
+        "paged_ttft_p99_s": spread([p["ttft_p99_s"] for p in runs["continuous+paged"]]),
+        "paged_ratio": spread(
+            [
+                c["tokens_per_s"] / s["tokens_per_s"]
+                for c, s in zip(runs["continuous+paged"], runs["static"], strict=True)
+            ]
+        ),
     }
     figures["meets_target"] = bool(
         figures["ratio"]["median"] >= TARGETS["continuous_over_static"]
@@ -172,6 +191,14 @@ def bench(results: Results, *, preset: str = "small") -> None:
                 f"p99 TTFT {b['continuous_ttft_p99_s']['median']:.3f} s vs "
                 f"{b['static_ttft_p99_s']['median']:.3f} s",
                 "met": b["meets_target"],
+            }
+        )
+        rows.append(
+            {
+                "claim": "(context) continuous + paged over static tokens/s",
+                "measured": f"{b['paged_ratio']['median']:.2f}× ({b['paged_ratio']['min']:.2f}–{b['paged_ratio']['max']:.2f}); "
+                f"p99 TTFT {b['paged_ttft_p99_s']['median']:.3f} s",
+                "met": "—",
             }
         )
     if results.needs("m3", what="paged against contiguous KV waste"):

@@ -28,6 +28,7 @@ Check it: ``labkit check llm_serving`` (milestone m1).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -133,3 +134,60 @@ def sample_token(
 def token_logprob(logits: Tensor, token: int) -> float:
     """The model's own log-probability of ``token`` (before any sampling knob)."""
     return float(torch.log_softmax(logits.double(), dim=-1)[token])
+
+
+def sample_batch(
+    logits: Tensor,
+    params: Sequence[SamplingParams],
+    generators: Sequence[torch.Generator],
+) -> tuple[list[int], list[float]]:
+    """One token per row, and its logprob, for a whole batch in a few tensor ops.
+
+    The tokens are exactly those of :func:`sample_token` row by row, so an
+    answer does not depend on what shares its batch. ``torch.multinomial``
+    draws one sample as the *exponential race* ``argmax(p / q)``, ``q ~
+    Exp(1)`` (a Gumbel-max in disguise); drawing each row's ``q`` from its own
+    generator, then dividing and taking the argmax of the whole batch at once,
+    consumes each generator as ``sample_token`` does and picks the same token,
+    for one small op per row instead of a dozen (vLLM's sampler does the same).
+    Plain-temperature rows share one softmax; a row with top-k or top-p gets
+    its distribution from :func:`token_distribution`.
+
+    Args:
+        logits: ``(B, V)`` next-token logits, one row per sequence.
+        params: each row's sampling parameters.
+        generators: each row's own generator.
+
+    Returns:
+        ``(tokens, logprobs)``: ``B`` token ids and the model's own
+        log-probability of each (:func:`token_logprob`).
+    """
+    drawn = [b for b, p in enumerate(params) if not p.greedy]
+    if len(drawn) < len(params):
+        tokens = torch.argmax(logits, dim=-1)  # (B,) the greedy rows' answer
+    if drawn:
+        rows = logits if len(drawn) == len(params) else logits[drawn]  # (S, V)
+        temperatures = {params[b].temperature for b in drawn}
+        if len(temperatures) == 1:  # the usual case: one scalar for the batch
+            scaled = rows / temperatures.pop()
+        else:
+            temps = [params[b].temperature for b in drawn]
+            scaled = (
+                rows
+                / torch.tensor(temps, dtype=rows.dtype, device=rows.device)[:, None]
+            )
+        probs = torch.softmax(scaled, dim=-1)  # (S, V)
+        for i, b in enumerate(drawn):
+            if params[b].top_k is not None or params[b].top_p < 1.0:
+                probs[i] = token_distribution(rows[i], params[b])
+        race = torch.empty_like(probs)  # (S, V)
+        for i, b in enumerate(drawn):
+            race[i].exponential_(generator=generators[b])
+        winners = torch.argmax(probs / race, dim=-1)  # (S,)
+        if len(drawn) == len(params):
+            tokens = winners
+        else:
+            tokens[drawn] = winners
+    logprobs = torch.log_softmax(logits.double(), dim=-1)  # (B, V)
+    picked = logprobs.gather(1, tokens[:, None])[:, 0]  # (B,)
+    return tokens.tolist(), picked.tolist()

@@ -42,7 +42,7 @@ from typing import Literal
 
 from labs.llm_serving.batch_forward import forward_batch
 from labs.llm_serving.kv_store import KVStore
-from labs.llm_serving.sampling import sample_token, token_logprob
+from labs.llm_serving.sampling import sample_batch
 from labs.llm_serving.sequence import Finish, Sequence, TokenEvent
 from labs.transformer.corpus import CharTokenizer
 from labs.transformer.model import GPT
@@ -162,15 +162,18 @@ class Scheduler:
                 stats.prefill_tokens += sum(len(s.uncached) for s in group)
             else:
                 stats.decode_tokens += len(group)
+            tokens, logprobs = sample_batch(
+                logits, [s.params for s in group], [s.generator for s in group]
+            )
             events += [
-                self._sample(s, row) for s, row in zip(group, logits, strict=True)
+                self._record(s, token, logprob)
+                for s, token, logprob in zip(group, tokens, logprobs, strict=True)
             ]
         return events
 
-    def _sample(self, seq: Sequence, logits) -> TokenEvent:  # type: ignore[no-untyped-def]
+    def _record(self, seq: Sequence, token: int, logprob: float) -> TokenEvent:
+        """The sampled token joins the sequence; it finishes on a stop string or max_tokens."""
         seq.num_cached = len(seq.tokens)
-        token = sample_token(logits, seq.params, seq.generator)
-        logprob = token_logprob(logits, token)
         seq.tokens.append(token)
         seq.logprobs.append(logprob)
         self.stats.generated += 1

@@ -22,8 +22,12 @@ from labs.llm_serving import (
     forward_batch,
     generate_one,
     logits_alone,
+    make_generator,
     next_seq_id,
+    sample_token,
+    token_logprob,
 )
+from labs.llm_serving.sampling import sample_batch
 
 PROMPTS = [
     "def f(x):",
@@ -173,6 +177,35 @@ def test_the_queue_is_first_come_first_served(served, tokenizer):
     drain(scheduler)
     finished = sorted(seqs, key=lambda s: s.finished_at)
     assert [s.seq_id for s in finished] == [s.seq_id for s in seqs]
+
+
+@pytest.mark.given
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_batched_sampling_draws_what_each_row_would_alone(dtype):
+    """The scheduler samples a whole batch at once: the same tokens as sample_token, row by row."""
+    torch.manual_seed(0)
+    mixes = [
+        [{"temperature": 0.8}] * 5,  # the usual batch: one temperature
+        [{"temperature": 0.0}, {"temperature": 1.3}, {"temperature": 0.5}],
+        [{"temperature": 0.9, "top_k": 5}, {"temperature": 1.0, "top_p": 0.8}],
+        [{"temperature": 0.0}] * 2,
+    ]
+    for mix in mixes:
+        params = [SamplingParams(seed=40 + b, **p) for b, p in enumerate(mix)]
+        alone = [make_generator(p.seed, "cpu") for p in params]
+        batched = [make_generator(p.seed, "cpu") for p in params]
+        for _ in range(20):
+            logits = (3 * torch.randn(len(params), 12)).to(dtype)  # (B, V)
+            tokens, logprobs = sample_batch(logits, params, batched)
+            expected = [
+                sample_token(row, p, g)
+                for row, p, g in zip(logits, params, alone, strict=True)
+            ]
+            assert tokens == expected, f"{mix}: batched {tokens}, alone {expected}"
+            assert logprobs == pytest.approx(
+                [token_logprob(row, t) for row, t in zip(logits, tokens, strict=True)],
+                abs=1e-12,
+            )
 
 
 @pytest.mark.given

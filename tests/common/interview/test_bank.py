@@ -148,5 +148,6 @@ def test_the_kit_scenarios_load():
         "feature-store",
         "batch-scoring",
         "capacity-plan",
+        "llm-serving",
     } <= set(scenarios)
     assert all(s.minutes >= 30 for s in scenarios.values())
