@@ -23,7 +23,12 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from labs.distributed_training.collectives import naive_all_reduce, ring_all_reduce
+from labs.distributed_training.collectives import (
+    naive_all_reduce,
+    ring_all_gather,
+    ring_all_reduce,
+    ring_reduce_scatter,
+)
 from labs.distributed_training.comm import Comm
 from labs.distributed_training.ddp import BucketedDDP
 from labs.distributed_training.pipeline import Stage, Timeline, gpipe_step
@@ -58,6 +63,24 @@ def time_all_reduce(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def zero3_traffic(spec: dict[str, Any]) -> dict[str, int]:
+    """Bytes one ZeRO-3 step sends for ``numel`` float32 weights, counted, not computed.
+
+    ZeRO-3 shards the weights too, so a step all-gathers them for forward,
+    again for backward (they were freed in between), and reduce-scatters
+    the gradients: three half-rings, against DDP's two.
+    """
+    comm = Comm.world()
+    flat = torch.zeros(spec["numel"])
+    ring_all_gather(flat, comm)  # forward
+    ring_all_gather(flat, comm)  # backward
+    ring_reduce_scatter(flat, comm)  # gradients
+    zero3 = comm.bytes_sent
+    comm.reset()
+    ring_all_reduce(flat, comm)  # DDP
+    return {"zero3_bytes": zero3, "ddp_bytes": comm.bytes_sent}
+
+
 # --- m2 ---------------------------------------------------------------------------
 def _sgd(model: torch.nn.Module, spec: dict[str, Any]) -> torch.optim.Optimizer:
     return torch.optim.SGD(
@@ -70,7 +93,9 @@ def train_data_parallel(spec: dict[str, Any]) -> dict[str, Any]:
 
     spec: ``size``, ``seed``, ``rows`` (global rows per step), ``lr``,
     ``momentum``, ``impl`` ("bucketed" or "torch" for PyTorch's DDP),
-    ``overlap``, ``bucket_cap_bytes``.
+    ``overlap``, ``bucket_cap_bytes``; optional ``straggler`` (a rank) and
+    ``straggler_delay_s``: that rank sleeps so long before each backward, as
+    a slower machine would.
     """
     spec = {**TRAIN_DEFAULTS, **spec}
     rank, world = dist.get_rank(), dist.get_world_size()
@@ -94,6 +119,8 @@ def train_data_parallel(spec: dict[str, Any]) -> dict[str, Any]:
         if isinstance(wrapped, BucketedDDP):
             wrapped.begin_step(hi - lo)
         _, loss = wrapped(idx[lo:hi], targets[lo:hi])
+        if spec.get("straggler") == rank:
+            time.sleep(spec["straggler_delay_s"])
         loss.backward()
         if isinstance(wrapped, BucketedDDP):
             launches.append([(x.bucket, x.during_backward) for x in wrapped.launches])
@@ -182,7 +209,12 @@ def pipeline_step(spec: dict[str, Any]) -> dict[str, Any]:
     dist.barrier()
     loss = gpipe_step(stage, comm, idx, targets, spec["n_micro"], timeline)
     grads = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
-    return {"loss": loss, "grads": grads, "events": timeline.events}
+    return {
+        "loss": loss,
+        "grads": grads,
+        "events": timeline.events,
+        "bytes_sent": comm.bytes_sent,
+    }
 
 
 # --- m5 ---------------------------------------------------------------------------
