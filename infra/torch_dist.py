@@ -9,14 +9,10 @@ A group starts its processes once (importing torch costs each one a second
 or two of CPU) and keeps them: every :meth:`RankGroup.run` sends the first
 ``world_size`` of them a ``module:function`` and a spec, and they join a
 gloo process group on a fresh free port when the size changes, so one group
-serves world sizes 1 to N for a whole test session. Ranks are forked by a
-fork server that imported torch once (``multiprocessing``'s ``forkserver``:
-a rank starts in a tenth of a second); each runs
-:func:`infra.torch_rank.child_main` in a process group of its own, with the
-parent's environment and its output in a log file. :func:`stop_fork_server`
-stops the server itself. As with any ``multiprocessing`` start method but
-``fork``, a script that starts a group must guard its entry point with
-``if __name__ == "__main__":`` (the fork server imports the main module).
+serves world sizes 1 to N for a whole test session. Ranks are forked from a
+fork server that imported torch once (:mod:`infra.rank_process`; a script
+that starts a group guards its entry point with ``if __name__ ==
+"__main__":``) and run :func:`infra.torch_rank.child_main`.
 
 Every wait is bounded. A run that does not finish within ``timeout_s`` (a
 collective waiting for a peer that never sends), a rank that raises, or a
@@ -25,21 +21,17 @@ or :class:`RankDied` naming the rank, its pid and its traceback or output;
 the group then stops every rank it started (stragglers too) and starts fresh
 ones on the next run. :meth:`RankGroup.close` stops them all, by pid.
 
-:func:`run_elastic` is ``torchrun --max-restarts`` in small: a job whose rank
-fails or dies is stopped on every rank and started again on new processes
-and a new port, ``TORCHELASTIC_RESTART_COUNT`` telling it which attempt it is.
+:func:`infra.torch_elastic.run_elastic` restarts a job whose rank failed,
+as ``torchrun --max-restarts`` does.
 """
 
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
-import multiprocessing.context
 import os
 import secrets
 import select
 import shutil
-import signal
 import socket
 import tempfile
 import time
@@ -51,6 +43,7 @@ from typing import Any
 
 from infra.module_process import child_pythonpath
 from infra.ports import HOST, free_port
+from infra.rank_process import RankProcess
 from infra.torch_wire import receive, send
 
 START_TIMEOUT_S = 90.0  # N interpreters importing torch on a busy 2-core machine
@@ -112,78 +105,9 @@ def check_port_free(port: int) -> None:
             ) from exc
 
 
-def _fork_server() -> multiprocessing.context.ForkServerContext:
-    """The fork server ranks are forked from: torch imported once, never run there."""
-    context = multiprocessing.get_context("forkserver")
-    # torch._dynamo: the first optimiser imports it lazily, 2-3 s per process
-    context.set_forkserver_preload(
-        ["torch", "torch.distributed", "torch._dynamo", "infra.torch_rank"]
-    )
-    return context
-
-
-def fork_server_pid() -> int | None:
-    """The fork server's pid while it runs (it serves every group of this process)."""
-    from multiprocessing import forkserver
-
-    return getattr(forkserver._forkserver, "_forkserver_pid", None)
-
-
-def stop_fork_server() -> None:
-    """Stop the fork server (the next group starts a new one)."""
-    from multiprocessing import forkserver
-
-    forkserver._forkserver._stop()  # type: ignore[attr-defined]
-
-
-class _RankProcess:
-    """A rank forked by the fork server, in its own process group, logging to a file."""
-
-    def __init__(
-        self, slot: int, control: str, token: str, env: dict[str, str], log: Path
-    ):
-        from infra.torch_rank import child_main
-
-        self.name, self.log_path = f"rank {slot}", log
-        self.process = _fork_server().Process(
-            target=child_main, args=(slot, control, token, env, str(log)), daemon=False
-        )
-        self.process.start()
-        self.pid: int = self.process.pid  # type: ignore[assignment]
-
-    def alive(self) -> bool:
-        return self.process.is_alive()
-
-    @property
-    def returncode(self) -> int | None:
-        return self.process.exitcode
-
-    def wait(self, timeout_s: float) -> None:
-        self.process.join(timeout=timeout_s)
-
-    def log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(
-                self.log_path.read_text(errors="replace").splitlines()[-lines:]
-            )
-        except OSError:
-            return ""
-
-    def stop(self, grace_s: float = 1.0) -> None:
-        """SIGTERM its process group, then SIGKILL what is left after ``grace_s``."""
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            if self.process.exitcode is not None:
-                break
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.pid, sig)
-            self.process.join(timeout=grace_s)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)  # anything the rank itself started
-
-
 @dataclass
 class _Rank:
-    process: _RankProcess
+    process: RankProcess
     conn: socket.socket | None = None
 
 
@@ -303,7 +227,7 @@ class RankGroup:
             control = f"{HOST}:{listener.getsockname()[1]}"
             for slot in range(self.slots):
                 log = self._log_dir / f"rank-{slot}.log"
-                process = _RankProcess(slot, control, token, env, log)
+                process = RankProcess(slot, control, token, env, log)
                 self.spawned.append(process.pid)
                 self._ranks.append(_Rank(process))
             try:
@@ -431,62 +355,6 @@ def launch(
         check_port_free(master_port)
     with RankGroup.start(world_size, env=env) as group:
         return group.run(target, spec, timeout_s=timeout_s, master_port=master_port)
-
-
-@dataclass(frozen=True)
-class ElasticRun:
-    """What :func:`run_elastic` returned: the results and the failures it survived."""
-
-    results: list[Any]
-    restarts: int
-    failures: list[str]  # one line per failed attempt
-    pids: list[int]  # every rank process it started
-
-
-class ElasticGaveUp(RankError):
-    """Every attempt of an elastic job failed."""
-
-
-def run_elastic(
-    target: str,
-    spec: Any,
-    *,
-    world_size: int,
-    max_restarts: int,
-    timeout_s: float,
-) -> ElasticRun:
-    """Run a job on ``world_size`` ranks; if any rank fails, restart all of them.
-
-    Like ``torchrun --max-restarts``: each attempt gets new processes and a
-    new port, and ``TORCHELASTIC_RESTART_COUNT`` (0, 1, ...) in its
-    environment. The job itself must resume from its last checkpoint.
-
-    Raises:
-        ElasticGaveUp: attempt ``max_restarts + 1`` failed too.
-    """
-    if max_restarts < 0:
-        raise ValueError(f"max_restarts must be >= 0, got {max_restarts}.")
-    failures: list[str] = []
-    pids: list[int] = []
-    for attempt in range(max_restarts + 1):
-        group = RankGroup.start(
-            world_size, env={"TORCHELASTIC_RESTART_COUNT": str(attempt)}
-        )
-        try:
-            results = group.run(target, spec, timeout_s=timeout_s)
-            pids.extend(group.spawned)
-            return ElasticRun(results, attempt, failures, pids)
-        except RankError as exc:
-            failures.append(f"attempt {attempt}: {str(exc).splitlines()[0]}")
-            last = exc
-        finally:
-            pids.extend(p for p in group.spawned if p not in pids)
-            group.close()
-    raise ElasticGaveUp(
-        f"{target} failed on all {max_restarts + 1} attempts: "
-        + "; ".join(failures)
-        + f"\nThe last failure in full:\n{last}"
-    )
 
 
 @contextmanager

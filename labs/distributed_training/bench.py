@@ -20,7 +20,8 @@ import time
 from typing import Any
 
 from common.results import Results
-from infra.torch_dist import RankGroup, fork_server_pid, stop_fork_server
+from infra.rank_process import fork_server_pid, stop_fork_server
+from infra.torch_dist import RankGroup
 from labs.distributed_training import measure
 from labs.distributed_training.zero import state_within
 
@@ -30,7 +31,11 @@ PRESETS = {"tiny": {"repeats": 3, "largest": 2_000_000}, "small": {}}
 
 
 def _spread(samples: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(samples), "min": min(samples), "max": max(samples)}
+    return {
+        "median": statistics.median(samples),
+        "min": min(samples),
+        "max": max(samples),
+    }
 
 
 def bench(results: Results, *, preset: str = "small") -> None:

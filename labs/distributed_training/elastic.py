@@ -3,7 +3,7 @@
 :func:`train_resumable` is the job every rank runs: data-parallel training
 of lab 7's GPT with the ZeRO-1 optimiser of m3, a sharded checkpoint
 (:mod:`~labs.distributed_training.checkpoint`) every ``every`` steps. When a
-rank dies, the launcher (:func:`infra.torch_dist.run_elastic`, like
+rank dies, the launcher (:func:`infra.torch_elastic.run_elastic`, like
 ``torchrun --max-restarts``; or Ray Train's ``FailureConfig``) stops every
 rank and starts the job again on new processes; the job finds the newest
 *whole* checkpoint, restores every rank's shard and carries on from the step
@@ -31,7 +31,7 @@ from typing import Any
 
 import torch.distributed as dist
 
-from infra.torch_dist import ElasticRun, run_elastic
+from infra.torch_elastic import ElasticRun, run_elastic
 from labs.distributed_training.checkpoint import (
     latest_complete,
     load_shard,

@@ -90,7 +90,9 @@ def straggler_step_times(
     return out
 
 
-def zero_state(group: RankGroup, size_name: str, worlds: list[int]) -> list[dict[str, Any]]:
+def zero_state(
+    group: RankGroup, size_name: str, worlds: list[int]
+) -> list[dict[str, Any]]:
     """Bytes per rank (the largest rank) against the formulas, ZeRO-1 and ZeRO-2."""
     rows_out = []
     for stage in (1, 2):
@@ -158,8 +160,12 @@ def tensor_parallel_bytes(group: RankGroup, worlds: list[int]) -> list[dict[str,
             {
                 "ranks": world,
                 "activation_bytes": size * 4,
-                "forward_bytes_per_rank": statistics.mean(r["forward_bytes"] for r in out),
-                "backward_bytes_per_rank": statistics.mean(r["backward_bytes"] for r in out),
+                "forward_bytes_per_rank": statistics.mean(
+                    r["forward_bytes"] for r in out
+                ),
+                "backward_bytes_per_rank": statistics.mean(
+                    r["backward_bytes"] for r in out
+                ),
                 "formula_each_way": ring_bytes(size, 4, world),
             }
         )

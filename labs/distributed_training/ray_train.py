@@ -14,7 +14,7 @@ Workers reserve ``cpus_per_worker`` (fractional, so two fit on a 2-core
 laptop beside the driver). Each rank's result comes back in its own file of
 the run's checkpoint folder. For fault tolerance on a cluster, Ray Train's
 ``FailureConfig(max_failures=k)`` restarts the worker group the way
-:func:`infra.torch_dist.run_elastic` does here, and
+:func:`infra.torch_elastic.run_elastic` does here, and
 :func:`~labs.distributed_training.elastic.train_resumable` resumes from its
 own sharded checkpoint on shared storage.
 """

@@ -64,7 +64,7 @@ def run(results: Results, *, preset: str = "small") -> None:
         _fault_tolerance(results, group, knobs)
     finally:
         group.close()
-    from infra.torch_dist import stop_fork_server
+    from infra.rank_process import stop_fork_server
 
     stop_fork_server()
     results.add("rank_processes_started", len(group.spawned))
@@ -73,7 +73,9 @@ def run(results: Results, *, preset: str = "small") -> None:
 def _collectives(results: Results, group: RankGroup, knobs: dict[str, Any]) -> None:
     results.text("## m1 — all-reduce from send/recv (4 ranks)")
     rows = measure.all_reduce_times(group, knobs["sizes"], world_size=4)
-    results.table(rows, title="All-reduce of float32 tensors: median of 5, slowest rank")
+    results.table(
+        rows, title="All-reduce of float32 tensors: median of 5, slowest rank"
+    )
     largest = rows[-1]
     results.add("m1", {
         "ranks": 4,
@@ -129,7 +131,9 @@ def _data_parallel(results: Results, group: RankGroup, knobs: dict[str, Any]) ->
 def _zero(results: Results, group: RankGroup, knobs: dict[str, Any]) -> None:
     results.text("## m3 — ZeRO: bytes per rank against the formulas")
     rows = measure.zero_state(group, knobs["zero_model"], [1, 2, 3, 4])
-    results.table(rows, title="Adam state and gradients held per rank (the largest shard)")
+    results.table(
+        rows, title="Adam state and gradients held per rank (the largest shard)"
+    )
     n = rows[0]["params"]
     traffic = measure.zero3_traffic(group, n, world_size=4)
     stage2 = {r["ranks"]: r for r in rows if r["stage"] == 2}
@@ -159,7 +163,9 @@ def _pipeline(results: Results, group: RankGroup, knobs: dict[str, Any]) -> None
         "worst_gap": max(abs(r["bubble"] - r["formula"]) for r in rows),
         "bytes_per_stage_boundary": max(r["bytes_sent_per_stage"] for r in rows),
     })  # fmt: skip
-    with results.plot("bubble", "Measured bubble (dots) and (p−1)/(m+p−1) (lines)") as ax:
+    with results.plot(
+        "bubble", "Measured bubble (dots) and (p−1)/(m+p−1) (lines)"
+    ) as ax:
         for p in knobs["stages"]:
             mine = [r for r in rows if r["stages"] == p]
             m = [r["micro_batches"] for r in mine]
@@ -184,7 +190,9 @@ def _fault_tolerance(results: Results, group: RankGroup, knobs: dict[str, Any]) 
     results.text("## m6 — a rank killed by its pid, the job restarted")
     steps = knobs["elastic_steps"]
     out = measure.survive_a_kill(group, steps=steps, kill_step=steps - 1)
-    results.add("m6", {k: v for k, v in out.items() if k not in ("rank_pids", "killed_pids")})
+    results.add(
+        "m6", {k: v for k, v in out.items() if k not in ("rank_pids", "killed_pids")}
+    )
     results.text(
         f"Rank 1 killed (SIGKILL) at step {out['killed_at_step']} of {steps}; the job "
         f"restarted {out['restarts']} time(s) on new processes, resumed at step "
