@@ -44,6 +44,11 @@ def bench(results: Results, *, preset: str = "small") -> None:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}.")
     repeats = PRESETS[preset].get("repeats", REPEATS)
     largest = PRESETS[preset].get("largest", LARGEST)
+    for needs in (("m1",), ("m2",), ("m1", "m3")):
+        if not results.needs(*needs, what="the benchmark's targets"):
+            raise NotImplementedError(
+                f"distributed_training {needs[-1]}: the benchmark measures m1, m2 and m3"
+            )
     group = RankGroup.start(4)
     try:
         ring, naive = [], []

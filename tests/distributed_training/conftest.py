@@ -4,7 +4,8 @@ Starting a rank costs a second or two of CPU (it imports torch), so the
 session starts four once (:class:`infra.torch_dist.RankGroup`) and every test
 runs its rank program on the first N of them; a run that fails or hangs
 stops them all and the next run starts fresh ones. At the end of the session
-every rank the group ever started must be gone, checked by pid.
+every rank the group ever started, and the fork server they were forked
+from, must be gone, checked by pid.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from dist_helpers import assert_all_gone
 
+from infra.rank_process import fork_server_pid, stop_fork_server
 from infra.torch_dist import RankGroup
 
 RUN_TIMEOUT_S = (
@@ -50,4 +52,6 @@ def ranks() -> Iterator[Ranks]:
         yield Ranks(group)
     finally:
         group.close()
-        assert_all_gone(group.spawned)
+        server = fork_server_pid()
+        stop_fork_server()
+        assert_all_gone([*group.spawned, *([server] if server else [])])
