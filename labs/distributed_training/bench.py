@@ -5,8 +5,11 @@ Figures (each a median of ``REPEATS`` runs, with the runs' spread):
 - ``ring_ms``, ``naive_ms``, ``ring_speedup``: all-reduce of ``LARGEST``
   float32 elements on 4 ranks (target: ring at least as fast as naive);
 - ``overlap_step_ms``, ``no_overlap_step_ms``, ``overlap_speedup``: a DDP
-  step of the medium GPT on 2 ranks, the two variants alternating in the
-  same run (target: overlap faster);
+  step of the medium GPT on 2 ranks, overlap on and off alternating step by
+  step in the same run, its all-reduces given the wire time of a
+  ``LINK_GBPS`` link (:mod:`~labs.distributed_training.slow_link`; target:
+  overlap faster); ``loopback_overlap_speedup``: the same on bare loopback,
+  where two ranks on two cores leave no idle core to hide copies behind;
 - ``zero2_optimizer_bytes``, ``zero2_formula_bytes``, ``zero2_gap``: ZeRO-2's
   Adam state per rank on 4 ranks against 8Ψ/N (target: within 5%);
 - ``leftover_processes``: rank processes (and the fork server) still alive
@@ -26,6 +29,7 @@ from labs.distributed_training import measure
 from labs.distributed_training.zero import state_within
 
 LARGEST = 8_000_000  # float32 elements: 32 MB
+LINK_GBPS = 1.0  # the emulated link of the overlap target: commodity Ethernet
 REPEATS = 5
 PRESETS = {"tiny": {"repeats": 3, "largest": 2_000_000}, "small": {}}
 
@@ -56,13 +60,17 @@ def bench(results: Results, *, preset: str = "small") -> None:
             row = measure.all_reduce_times(group, [largest], world_size=4)[0]
             ring.append(row["ring_ms"])
             naive.append(row["naive_ms"])
-        overlap, no_overlap = [], []
+        overlap, no_overlap, loopback = [], [], []
         for _ in range(repeats):
-            times = measure.ddp_step_times(
-                group, "medium", world_size=2, steps=6, rows=8, bucket_cap_bytes=1 << 18
+            knobs: dict[str, Any] = {"pairs": 4, "rows": 8, "bucket_cap_bytes": 1 << 18}
+            times = measure.overlap_step_times(
+                group, "medium", link_gbps=LINK_GBPS, **knobs
             )
             overlap.append(1e3 * times["overlap"])
             no_overlap.append(1e3 * times["no_overlap"])
+            loopback.append(
+                measure.overlap_step_times(group, "medium", **knobs)["speedup"]
+            )
         zero = next(
             r for r in measure.zero_state(group, "small", [4]) if r["stage"] == 2
         )
@@ -71,7 +79,10 @@ def bench(results: Results, *, preset: str = "small") -> None:
     server = fork_server_pid()
     stop_fork_server()
     leftovers = _alive([*group.spawned, *([server] if server else [])])
-    _record(results, preset, largest, ring, naive, overlap, no_overlap, zero, leftovers)
+    _record(
+        results, preset, largest, ring, naive, overlap, no_overlap, loopback, zero,
+        leftovers,
+    )  # fmt: skip
 
 
 def _alive(pids: list[int], within_s: float = 5.0) -> list[int]:
@@ -92,8 +103,8 @@ def _alive(pids: list[int], within_s: float = 5.0) -> list[int]:
 
 def _record(
     results: Results, preset: str, largest: int, ring: list[float], naive: list[float],
-    overlap: list[float], no_overlap: list[float], zero: dict[str, Any],
-    leftovers: list[int],
+    overlap: list[float], no_overlap: list[float], loopback: list[float],
+    zero: dict[str, Any], leftovers: list[int],
 ) -> None:  # fmt: skip
     speedups = [n / r for r, n in zip(ring, naive, strict=True)]
     overlap_gain = [n / o for o, n in zip(overlap, no_overlap, strict=True)]
@@ -107,6 +118,8 @@ def _record(
     results.add("overlap_step_ms", _spread(overlap))
     results.add("no_overlap_step_ms", _spread(no_overlap))
     results.add("overlap_speedup", _spread(overlap_gain))
+    results.add("link_gbps", LINK_GBPS)
+    results.add("loopback_overlap_speedup", _spread(loopback))
     results.add("zero2_optimizer_bytes", zero["optimizer_bytes"])
     results.add("zero2_formula_bytes", zero["optimizer_formula"])
     results.add("zero2_gap", gap)
@@ -128,9 +141,11 @@ def _record(
             {"figure": "DDP step, overlap (ms)", **_spread(overlap)},
             {"figure": "DDP step, no overlap (ms)", **_spread(no_overlap)},
             {"figure": "no overlap / overlap", **_spread(overlap_gain)},
+            {"figure": "no overlap / overlap, loopback", **_spread(loopback)},
         ],
         title=f"Medians of {len(ring)} runs (4 ranks for the all-reduce of {largest:,} "
-        "floats; 2 ranks for the medium GPT's step)",
+        f"floats; 2 ranks for the medium GPT's step, on an emulated {LINK_GBPS:g} "
+        "Gb/s link unless marked loopback)",
     )
     results.text(
         f"ZeRO-2 on 4 ranks: {zero['optimizer_bytes']:,} bytes of Adam state per rank "

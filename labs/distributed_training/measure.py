@@ -76,6 +76,26 @@ def ddp_step_times(
     return out
 
 
+def overlap_step_times(
+    group: RankGroup, size_name: str, *, pairs: int, rows: int,
+    bucket_cap_bytes: int, link_gbps: float | None = None,
+) -> dict[str, float]:  # fmt: skip
+    """Median step seconds, overlap on and off alternating in one run, on 2 ranks.
+
+    Each step's time is the slower rank's. With ``link_gbps`` every
+    all-reduce also takes that link's wire time (:mod:`slow_link`), the time
+    a NIC spends while the CPU computes; without it, loopback's copies.
+    """
+    spec = {"size": SIZES[size_name], "rows": rows, "pairs": pairs,
+            "bucket_cap_bytes": bucket_cap_bytes, "link_gbps": link_gbps}  # fmt: skip
+    per_rank = _run(group, "time_overlap", spec, 2)
+    out = {
+        name: statistics.median(max(r[name][i] for r in per_rank) for i in range(pairs))
+        for name in ("overlap", "no_overlap")
+    }
+    return {**out, "speedup": out["no_overlap"] / out["overlap"]}
+
+
 def straggler_step_times(
     group: RankGroup, *, world_size: int, delay_s: float, steps: int = 6
 ) -> dict[str, float]:

@@ -32,6 +32,7 @@ from labs.distributed_training.collectives import (
 from labs.distributed_training.comm import Comm
 from labs.distributed_training.ddp import BucketedDDP
 from labs.distributed_training.pipeline import Stage, Timeline, gpipe_step
+from labs.distributed_training.slow_link import slow_link
 from labs.distributed_training.tensor_parallel import TensorParallelMLP
 from labs.distributed_training.workload import batch, build_model, rank_rows, state_of
 from labs.distributed_training.zero import ShardedAdam
@@ -133,6 +134,41 @@ def train_data_parallel(spec: dict[str, Any]) -> dict[str, Any]:
         "launches": launches,
         "step_s": step_s,
     }
+
+
+def time_overlap(spec: dict[str, Any]) -> dict[str, list[float]]:
+    """Step seconds with overlap on and off, alternating step by step on one model.
+
+    Pairs of steps share the machine's state, so their ratio is fair even
+    when the machine is busy; the first pair (warm-up) is dropped. With
+    ``link_gbps`` the all-reduces take that link's wire time
+    (:mod:`~labs.distributed_training.slow_link`); without it, loopback's.
+    """
+    if spec.get("link_gbps"):
+        with slow_link(spec["link_gbps"]):
+            return time_overlap({**spec, "link_gbps": None})
+    rank, world = dist.get_rank(), dist.get_world_size()
+    model = build_model(spec["size"], 0)
+    ddp = BucketedDDP(model, bucket_cap_bytes=int(spec["bucket_cap_bytes"]))
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
+    lo, hi = rank_rows(spec["rows"], rank, world)
+    times: dict[str, list[float]] = {"overlap": [], "no_overlap": []}
+    for step in range(2 * spec["pairs"] + 2):
+        ddp.overlap = step % 2 == 0
+        idx, targets = batch(spec["size"], step=step, rows=spec["rows"], seed=0)
+        optimizer.zero_grad(set_to_none=True)
+        dist.barrier()
+        began = time.perf_counter()
+        ddp.begin_step(hi - lo)
+        _, loss = ddp(idx[lo:hi], targets[lo:hi])
+        loss.backward()
+        ddp.finish()
+        optimizer.step()
+        if step >= 2:
+            times["overlap" if ddp.overlap else "no_overlap"].append(
+                time.perf_counter() - began
+            )
+    return times
 
 
 def train_single(spec: dict[str, Any]) -> dict[str, Tensor]:

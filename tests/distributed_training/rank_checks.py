@@ -7,6 +7,7 @@ rebuild every rank's input too.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import torch
@@ -77,3 +78,30 @@ def hang_on_rank_zero(spec: dict[str, Any]) -> None:
     """Rank 0 waits for a message nobody sends (a bounded run must stop it)."""
     if dist.get_rank() == 0:
         dist.recv(torch.empty(1), src=1)
+
+
+def slow_link_all_reduce(spec: dict[str, Any]) -> dict[str, Any]:
+    """gloo's all-reduce through :func:`slow_link`: the sums, the times, the restore."""
+    from labs.distributed_training.slow_link import slow_link
+
+    real = dist.all_reduce
+    x = rank_input(spec["seed"], dist.get_rank(), spec["numel"], "int64")
+    oracle = x.clone()
+    dist.all_reduce(oracle)
+    synced, pending = x.clone(), x.clone()
+    with slow_link(spec["gbps"]):
+        began = time.perf_counter()
+        dist.all_reduce(synced)
+        sync_s = time.perf_counter() - began
+        began = time.perf_counter()
+        work = dist.all_reduce(pending, async_op=True)
+        returned_s = time.perf_counter() - began
+        work.wait()
+    return {
+        "oracle": oracle,
+        "synced": synced,
+        "pending": pending,
+        "sync_s": sync_s,
+        "async_returned_s": returned_s,
+        "restored": dist.all_reduce is real,
+    }

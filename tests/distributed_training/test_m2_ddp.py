@@ -11,6 +11,7 @@ became ready; with it off, none was.
 from __future__ import annotations
 
 import pytest
+import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -115,3 +116,17 @@ def test_without_overlap_nothing_launches_during_backward(ranks) -> None:
     out = ranks.run("train_data_parallel", spec, world_size=2)
     assert all(result["launches"] == [[], []] for result in out), out[0]["launches"]
     assert_same_weights(out[0]["state"], train_single(spec), "overlap off")
+
+
+@pytest.mark.given
+def test_slow_link_takes_the_wire_time_and_reduces_exactly(ranks) -> None:
+    """The overlap benchmark's emulated link: gloo's sums, after the bytes' wire time."""
+    spec = {"seed": 5, "numel": 50_000, "gbps": 0.1}
+    out = ranks.run("rank_checks:slow_link_all_reduce", spec, world_size=2)
+    wire_s = 2 * (2 - 1) / 2 * 50_000 * 8 * 8 / 0.1e9  # int64: 8 bytes, 8 bits each
+    for rank, got in enumerate(out):
+        assert torch.equal(got["synced"], got["oracle"]), f"rank {rank}: wrong sum"
+        assert torch.equal(got["pending"], got["oracle"]), f"rank {rank}: async sum"
+        assert got["sync_s"] >= wire_s, f"rank {rank}: faster than the link allows"
+        assert got["async_returned_s"] < wire_s / 2, "async_op=True must not wait"
+        assert got["restored"], "dist.all_reduce must be restored on exit"
