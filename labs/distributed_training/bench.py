@@ -31,7 +31,7 @@ from labs.distributed_training.zero import state_within
 LARGEST = 8_000_000  # float32 elements: 32 MB
 LINK_GBPS = 1.0  # the emulated link of the overlap target: commodity Ethernet
 REPEATS = 5
-PRESETS = {"tiny": {"repeats": 3, "largest": 2_000_000}, "small": {}}
+PRESETS = {"tiny": {"repeats": 3}, "small": {}}
 
 
 def _spread(samples: list[float]) -> dict[str, float]:
