@@ -104,7 +104,7 @@ def _data_parallel(results: Results, group: RankGroup, knobs: dict[str, Any]) ->
         bucket_cap_bytes=1 << 18,
     )  # fmt: skip
     link = measure.overlap_step_times(
-        group, model, pairs=4, rows=8, bucket_cap_bytes=1 << 18, link_gbps=LINK_GBPS
+        group, model, pairs=8, rows=8, bucket_cap_bytes=1 << 18, link_gbps=LINK_GBPS
     )
     slow = measure.straggler_step_times(group, world_size=2, delay_s=0.2)
     results.add("m2", {
