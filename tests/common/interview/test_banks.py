@@ -52,6 +52,7 @@ FIRST_PRINCIPLES = (
     "classical_ml",
     "experiments",
     "dsa_for_ml",
+    "distributed_training",
 )
 MINIMUM = {**dict.fromkeys(PIPELINE, 8), **dict.fromkeys(FIRST_PRINCIPLES, 6)}
 DEMO_TIMEOUT_S = 1500

@@ -1,0 +1,93 @@
+"""Rank processes forked from a warm fork server: a rank starts in a tenth of a second.
+
+Importing torch costs a new interpreter a second or two of CPU; a rank group
+of four, restarted after every failure, would spend most of a test run
+there. So ranks are forked from ``multiprocessing``'s fork server, which
+imports torch (and ``torch._dynamo``, which the first optimiser imports
+lazily) once and never runs a tensor operation, so forking it is safe. Each
+rank runs :func:`infra.torch_rank.child_main` in a process group of its
+own, with the parent's environment and its output in a log file.
+
+As with any ``multiprocessing`` start method but ``fork``, a script that
+starts ranks must guard its entry point with ``if __name__ == "__main__":``
+(the fork server imports the main module). :func:`stop_fork_server` stops
+the server itself; the next rank starts a new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import multiprocessing.context
+import os
+import signal
+from pathlib import Path
+
+
+def _fork_server() -> multiprocessing.context.ForkServerContext:
+    """The fork server ranks are forked from: torch imported once, never run there."""
+    context = multiprocessing.get_context("forkserver")
+    # torch._dynamo: the first optimiser imports it lazily, 2-3 s per process
+    context.set_forkserver_preload(
+        ["torch", "torch.distributed", "torch._dynamo", "infra.torch_rank"]
+    )
+    return context
+
+
+def fork_server_pid() -> int | None:
+    """The fork server's pid while it runs (it serves every group of this process)."""
+    from multiprocessing import forkserver
+
+    return getattr(forkserver._forkserver, "_forkserver_pid", None)
+
+
+def stop_fork_server() -> None:
+    """Stop the fork server (the next group starts a new one)."""
+    from multiprocessing import forkserver
+
+    forkserver._forkserver._stop()  # type: ignore[attr-defined]
+
+
+class RankProcess:
+    """A rank forked by the fork server, in its own process group, logging to a file."""
+
+    def __init__(
+        self, slot: int, control: str, token: str, env: dict[str, str], log: Path
+    ):
+        from infra.torch_rank import child_main
+
+        self.name, self.log_path = f"rank {slot}", log
+        self.process = _fork_server().Process(
+            target=child_main, args=(slot, control, token, env, str(log)), daemon=False
+        )
+        self.process.start()
+        self.pid: int = self.process.pid  # type: ignore[assignment]
+
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.exitcode
+
+    def wait(self, timeout_s: float) -> None:
+        self.process.join(timeout=timeout_s)
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(
+                self.log_path.read_text(errors="replace").splitlines()[-lines:]
+            )
+        except OSError:
+            return ""
+
+    def stop(self, grace_s: float = 1.0) -> None:
+        """SIGTERM its process group, then SIGKILL what is left after ``grace_s``."""
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            if self.process.exitcode is not None:
+                break
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, sig)
+            self.process.join(timeout=grace_s)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)  # anything the rank itself started
