@@ -80,5 +80,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(router)
     app.add_exception_handler(RequestRejected, rejected)
     app.add_exception_handler(Overloaded, overloaded)
-    app.add_middleware(RequestTimer, routes=[route.path for route in router.routes])
+    if settings.metrics:  # off: nothing is timed (and the m5 code is not needed)
+        app.add_middleware(RequestTimer, routes=[route.path for route in router.routes])
     return app

@@ -11,9 +11,9 @@
 The scoring routes are ``async def`` and never block: validation is a few
 array lookups, and the work (store read, model) happens off the event loop
 in ``Scorer``. Each answer carries ``X-Model-Version``, ``X-Batch-Size``
-(requests scored together) and a ``Server-Timing`` header with the time the
-request spent in each stage (ms), so ``curl -v`` shows the latency budget of
-one request and ``/metrics`` the budget of many.
+(requests scored together) and, with metrics on, a ``Server-Timing`` header
+with the time the request spent in each stage (ms), so ``curl -v`` shows the
+latency budget of one request and ``/metrics`` the budget of many.
 
 The JSON is written here with ``json.dumps`` rather than through FastAPI's
 response-model validation: the body is built from values the service made
@@ -31,7 +31,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from labs.online_serving.deps import ModelDep, ServiceDep, SettingsDep, StoreDep
-from labs.online_serving.metrics import START_KEY, ServiceMetrics
+from labs.online_serving.metrics import ServiceMetrics
 from labs.online_serving.schemas import (
     RankRequest,
     RankResponse,
@@ -132,22 +132,15 @@ def respond(
     answered: float,
 ) -> Response:
     """The JSON response with its headers; records the request's stage timings."""
-    done = time.perf_counter()
-    arrived = request.scope.get(START_KEY, entered)
-    stages = {
-        "parse": entered - arrived,  # body read, JSON decode, validation
-        "queue": scored.queue_s,  # waiting for a batch (and for the batch before)
-        "features": scored.features_s,  # the batch's online read
-        "model": scored.model_s,  # the batch's forward pass
-        "serialise": done - answered,  # ordering and JSON
-    }
-    service.metrics.observe_stages(stages)
-    timing = ", ".join(f"{name};dur={s * 1e3:.3f}" for name, s in stages.items())
+    stages = service.metrics.observe_stages(request.scope, entered, scored, answered)
     headers = {
         "x-model-version": scored.model_version,
         "x-batch-size": str(scored.batch_size),
-        "server-timing": timing,
     }
+    if stages:  # metrics on: the same stages, for `curl -v`
+        headers["server-timing"] = ", ".join(
+            f"{name};dur={s * 1e3:.3f}" for name, s in stages.items()
+        )
     return Response(content, media_type="application/json", headers=headers)
 
 
