@@ -64,6 +64,7 @@ def check_invalid_bodies(url: str) -> None:
 
 
 def check_domain_errors(url: str, max_candidates: int) -> None:
+    """Domain errors, checked in the brief's order: too many items, user, items."""
     with httpx.Client(base_url=url) as client:
         too_many = client.post(
             "/rank", json={"user_id": 7, "item_ids": list(range(max_candidates + 1))}
@@ -71,6 +72,23 @@ def check_domain_errors(url: str, max_candidates: int) -> None:
         assert too_many.status_code == 422, too_many.text
         assert error_locs(too_many) == [("body", "item_ids")], too_many.text
         assert str(max_candidates) in too_many.text, too_many.text
+        at_limit = client.post(
+            "/rank", json={"user_id": 7, "item_ids": list(range(max_candidates))}
+        )
+        assert at_limit.status_code == 200, (
+            f"exactly max_candidates={max_candidates} items must be scored: "
+            f"{at_limit.text[:300]}"
+        )
+        both = client.post(  # too many AND an unknown user: the length comes first
+            "/rank",
+            json={"user_id": UNKNOWN_USER, "item_ids": list(range(max_candidates + 1))},
+        )
+        assert both.status_code == 422, both.text
+        unknown_both = client.post(  # unknown user AND item: the user comes first
+            "/rank", json={"user_id": UNKNOWN_USER, "item_ids": [1, UNKNOWN_ITEM]}
+        )
+        assert unknown_both.status_code == 404, unknown_both.text
+        assert error_locs(unknown_both) == [("body", "user_id")], unknown_both.text
         for route, body in (
             ("/score", {"user_id": UNKNOWN_USER, "item_id": 1}),
             ("/rank", {"user_id": UNKNOWN_USER, "item_ids": [1, 2]}),

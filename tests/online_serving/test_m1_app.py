@@ -1,9 +1,16 @@
 """m1 — the app: lifespan, health and readiness, and bad requests answered 4xx, never 5xx.
 
-Everything runs against a real uvicorn subprocess over HTTP.
+The HTTP contract runs against a real uvicorn subprocess; opening, readiness
+and its probe are also tested in process, on a ``Service.open`` of this
+process, with exact expectations.
 """
 
 from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -16,8 +23,8 @@ pytestmark = pytest.mark.server
 
 
 @pytest.fixture(scope="module")
-def url(servers, registry_root) -> str:
-    return servers.get(settings_for(2, registry_root)).url
+def url(contract_url) -> str:
+    return contract_url
 
 
 def test_health_and_readiness_report_the_served_model(url, model) -> None:
@@ -103,16 +110,38 @@ def test_non_json_bytes_are_422(url) -> None:
         assert response.json()["detail"][0]["loc"][0] == "body"
 
 
-def test_readiness_probes_what_the_served_model_reads(registry_root, model) -> None:
-    """One read of each view the model reads, of its features: not a fixed view."""
-    import asyncio
-
+@pytest.fixture(scope="module")
+def opened(registry_root) -> Iterator[tuple[Any, int]]:
+    """``Service.open`` in this process, with a torch thread count it must set."""
     import torch
 
     from labs.online_serving import Service
 
-    threads = torch.get_num_threads()  # Service.open sets this process's threads
-    service = Service.open(settings_for(1, registry_root))
+    threads = torch.get_num_threads()
+    wanted = 3 if threads != 3 else 2
+    service = Service.open(settings_for(1, registry_root, torch_threads=wanted))
+    try:
+        yield service, wanted
+    finally:
+        asyncio.run(service.close())
+        torch.set_num_threads(threads)
+
+
+def test_open_sets_torch_threads_and_loads_the_alias(opened, model) -> None:
+    import torch
+
+    service, wanted = opened
+    assert torch.get_num_threads() == wanted, (
+        f"Service.open left torch at {torch.get_num_threads()} threads; "
+        f"settings.torch_threads is {wanted}"
+    )
+    assert service.models.version == model.version
+    assert len(service.catalogue.users) == 1000 and len(service.catalogue.items) == 1000
+
+
+def test_readiness_probes_what_the_served_model_reads(opened, model) -> None:
+    """One read of each view the model reads, of its features: not a fixed view."""
+    service, _ = opened
     reads: dict[str, list[str]] = {}
     original = service.store.online.read_batch
 
@@ -125,9 +154,8 @@ def test_readiness_probes_what_the_served_model_reads(registry_root, model) -> N
         ready, detail = asyncio.run(service.readiness())
     finally:
         del service.store.online.read_batch
-        asyncio.run(service.close())
-        torch.set_num_threads(threads)
     assert ready, detail
+    assert detail["model_version"] == model.version
     wanted: dict[str, list[str]] = {}
     for ref in model.metadata["features"]:
         view, _, name = ref.partition(":")
@@ -135,3 +163,42 @@ def test_readiness_probes_what_the_served_model_reads(registry_root, model) -> N
     assert {v: sorted(f) for v, f in reads.items()} == {
         v: sorted(f) for v, f in wanted.items()
     }
+
+
+def test_a_closing_service_is_not_ready(opened) -> None:
+    service, _ = opened
+    service.closing = True
+    try:
+        ready, detail = asyncio.run(service.readiness())
+    finally:
+        service.closing = False
+    assert not ready, f"ready while shutting down: {detail}"
+    assert detail.get("reason"), detail
+
+
+def test_a_stuck_store_is_not_ready_within_the_probe_timeout(opened) -> None:
+    """The probe runs in a thread and is bounded: a hung store means 'not ready', fast."""
+    from labs.online_serving.service import READY_PROBE_TIMEOUT_S
+
+    service, _ = opened
+    stuck_s = READY_PROBE_TIMEOUT_S + 0.8
+
+    def hung(view, keys, features):
+        time.sleep(stuck_s)
+        raise ConnectionError("the store never answered")
+
+    async def probe() -> tuple[bool, dict, float]:
+        began = time.perf_counter()
+        ready, detail = await service.readiness()
+        return ready, detail, time.perf_counter() - began
+
+    service.store.online.read_batch = hung
+    try:
+        ready, detail, elapsed = asyncio.run(probe())
+    finally:
+        del service.store.online.read_batch
+    assert not ready, detail
+    assert elapsed < READY_PROBE_TIMEOUT_S + 0.5, (
+        f"readiness took {elapsed:.2f} s against a hung store: run the probe in a "
+        f"thread, under a {READY_PROBE_TIMEOUT_S} s timeout"
+    )
