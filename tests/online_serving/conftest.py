@@ -121,25 +121,24 @@ def serve_deployment(registry_root: Path) -> Iterator[Future[str]]:
 
     from infra.ports import free_port
     from infra.ray_session import init_ray
+    from labs.online_serving.serve_app import deploy, shutdown
 
+    # Imported here, not in the thread: an import holds the GIL for seconds,
+    # which would stall the event loops of the timed tests running meanwhile.
     started_here: list[bool] = []
 
-    def deploy() -> str:
-        from labs.online_serving.serve_app import deploy
-
+    def deploy_app() -> str:
         started_here.append(not ray.is_initialized())
         init_ray()
         return deploy(serve_settings(registry_root), port=free_port(), num_replicas=2)
 
     pool = ThreadPoolExecutor(1, thread_name_prefix="serve-deploy")
-    future = pool.submit(deploy)
+    future = pool.submit(deploy_app)
     try:
         yield future
     finally:
         pool.shutdown(wait=True)  # a deploy in progress ends (or fails) first
         if started_here:  # the thread got as far as Ray
-            from labs.online_serving.serve_app import shutdown
-
             try:
                 shutdown()
             finally:

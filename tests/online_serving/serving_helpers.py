@@ -74,14 +74,14 @@ def swap_settings(swap_root: Path) -> Any:
 
 
 def sigterm_settings(registry_root: Path) -> Any:
-    """m4 SIGTERM: six requests stay in flight on a slow store."""
+    """m4 SIGTERM: six requests stay in flight on a slow store (one batch of six)."""
     return settings_for(
         4,
         registry_root,
-        feature_delay_s=1.5,
+        feature_delay_s=0.8,
         feature_timeout_s=0,
         max_batch_size=8,
-        batch_wait_timeout_s=0,
+        batch_wait_timeout_s=0.3,
     )
 
 

@@ -458,7 +458,7 @@ def test_under_http_load_batches_form_and_nothing_fails(
         "/score",
         payloads,
         concurrency=16,
-        duration_s=1.5,
+        duration_s=1.0,
         max_requests=20_000,
         count_header="x-batch-size",
     )

@@ -127,14 +127,14 @@ def test_hot_swap_under_load_fails_no_request(
             "/score",
             [{"user_id": k % 1000, "item_id": (7 * k) % 1000} for k in range(300)],
             concurrency=8,
-            duration_s=2.0,
+            duration_s=1.5,
             max_requests=100_000,
             count_header="x-model-version",
         )
 
     runner = threading.Thread(target=load)
     runner.start()
-    time.sleep(0.7)
+    time.sleep(0.6)
     registry.promote(new_version, "production")
     runner.join(timeout=60)
     assert "result" in outcome, "the load run never finished"

@@ -23,7 +23,6 @@ from serving_helpers import (
     make_service,
     release,
     serving_app,
-    settings_for,
     settle,
     until,
 )
@@ -263,17 +262,6 @@ def test_stop_gives_up_after_its_timeout(timeout_s) -> None:
         f"stop(timeout_s={timeout_s}) took {elapsed:.2f} s"
     )
     assert all(isinstance(o, BatcherClosed) for o in outcomes), outcomes
-
-
-def sigterm_settings(registry_root) -> Any:
-    return settings_for(
-        4,
-        registry_root,
-        feature_delay_s=1.5,
-        feature_timeout_s=0,
-        max_batch_size=8,
-        batch_wait_timeout_s=0,
-    )
 
 
 @pytest.mark.server
