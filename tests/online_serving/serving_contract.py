@@ -33,6 +33,19 @@ INVALID_BODIES: list[tuple[str, Any, tuple[Any, ...]]] = [
 ]
 
 
+# Python's JSON parser reads NaN, Infinity and numbers past a double as floats
+# (JSON itself has none of them): (route, raw body, the field its error must name)
+NON_STANDARD_NUMBERS: list[tuple[str, bytes, tuple[Any, ...]]] = [
+    ("/score", b'{"user_id": 1, "item_id": NaN}', ("body", "item_id")),
+    ("/score", b'{"user_id": Infinity, "item_id": 1}', ("body", "user_id")),
+    ("/score", b'{"user_id": 1, "item_id": -Infinity}', ("body", "item_id")),
+    ("/score", b'{"user_id": 1e400, "item_id": 1}', ("body", "user_id")),
+    ("/score", b'{"user_id": 1, "item_id": 1, "note": NaN}', ("body", "note")),
+    ("/rank", b'{"user_id": 1, "item_ids": [1, NaN]}', ("body", "item_ids", 1)),
+    ("/rank", b"NaN", ("body",)),
+]
+
+
 def error_locs(response: httpx.Response) -> list[tuple[Any, ...]]:
     detail = response.json()["detail"]
     assert isinstance(detail, list) and detail, f"no error list: {response.text}"
@@ -61,6 +74,17 @@ def check_invalid_bodies(url: str) -> None:
         )
         assert broken.status_code == 422, broken.text
         assert error_locs(broken)[0][0] == "body", broken.text
+
+
+def check_non_standard_numbers(url: str) -> None:
+    """NaN, Infinity and 1e400 are refused with a 422 naming the field, never a 500."""
+    with httpx.Client(base_url=url) as client:
+        for route, raw, loc in NON_STANDARD_NUMBERS:
+            response = client.post(
+                route, content=raw, headers={"content-type": "application/json"}
+            )
+            assert response.status_code == 422, (route, raw, response.text)
+            assert loc in error_locs(response), (route, raw, response.text)
 
 
 def check_domain_errors(url: str, max_candidates: int) -> None:

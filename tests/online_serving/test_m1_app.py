@@ -16,7 +16,12 @@ import httpx
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from serving_contract import check_domain_errors, check_health, check_invalid_bodies
+from serving_contract import (
+    check_domain_errors,
+    check_health,
+    check_invalid_bodies,
+    check_non_standard_numbers,
+)
 from serving_helpers import settings_for
 
 pytestmark = pytest.mark.server
@@ -130,6 +135,10 @@ def test_health_and_readiness_report_the_served_model(url, model) -> None:
 
 def test_wrong_types_and_shapes_are_422_naming_the_field(url) -> None:
     check_invalid_bodies(url)
+
+
+def test_nan_infinity_and_1e400_are_422_naming_the_field(url) -> None:
+    check_non_standard_numbers(url)
 
 
 def test_oversized_lists_and_unknown_ids_are_4xx_naming_the_field(url) -> None:

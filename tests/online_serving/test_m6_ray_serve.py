@@ -15,6 +15,7 @@ from serving_contract import (
     check_domain_errors,
     check_health,
     check_invalid_bodies,
+    check_non_standard_numbers,
     check_scores,
 )
 
@@ -48,6 +49,7 @@ def test_health_through_serve(serve_url, model) -> None:
 
 def test_bad_requests_through_serve(serve_url) -> None:
     check_invalid_bodies(serve_url)
+    check_non_standard_numbers(serve_url)
     check_domain_errors(serve_url, max_candidates=200)
 
 
