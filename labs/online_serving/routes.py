@@ -6,7 +6,9 @@
     POST /rank           a user and up to max_candidates items -> items by score
     GET  /info           what is served: model version, its features, store, batching
     GET  /metrics        Prometheus text format
-    POST /admin/reload   re-resolve the model alias now (instead of waiting for the poll)
+    POST /admin/reload   re-resolve the model alias now (instead of waiting for the poll);
+                         off unless LABKIT_SERVING_ADMIN_TOKEN is set, then it needs
+                         "Authorization: Bearer <token>"
 
 The scoring routes are ``async def`` and never block: validation is a few
 array lookups, and the work (store read, model) happens off the event loop
@@ -30,7 +32,7 @@ import numpy as np
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from labs.online_serving.deps import ModelDep, ServiceDep, SettingsDep, StoreDep
+from labs.online_serving.deps import AdminOnly, ModelDep, ServiceDep, SettingsDep
 from labs.online_serving.metrics import ServiceMetrics
 from labs.online_serving.schemas import (
     RankRequest,
@@ -66,16 +68,18 @@ async def readyz(service: ServiceDep) -> JSONResponse:
 
 
 @router.get("/info")
-async def info(
-    model: ModelDep, store: StoreDep, settings: SettingsDep
-) -> dict[str, Any]:
-    """What this process serves: enough to reproduce any of its answers."""
+async def info(model: ModelDep, settings: SettingsDep) -> dict[str, Any]:
+    """What this process serves: enough to reproduce any of its answers.
+
+    The store is named by its backend only: a file path or a URL (which may
+    carry a password) tells a client nothing it needs and an attacker a lot.
+    """
     return {
         "model_version": model.version,
         "model_alias": settings.model_alias,
         "features": model.metadata["features"],
         "data_fingerprint": model.metadata.get("data_fingerprint"),
-        "store": store.online.describe(),
+        "store": settings.store_backend,
         "max_batch_size": settings.max_batch_size,
         "batch_wait_timeout_s": settings.batch_wait_timeout_s,
         "max_candidates": settings.max_candidates,
@@ -155,7 +159,15 @@ async def metrics(service: ServiceDep) -> Response:
     return Response(service.metrics.render(), media_type=service.metrics.content_type)
 
 
-@router.post("/admin/reload")
+@router.post(
+    "/admin/reload",
+    dependencies=[AdminOnly],
+    responses={
+        401: {"description": "No bearer token"},
+        403: {"description": "Wrong admin token"},
+        404: {"description": "Admin routes are off: no admin token is configured"},
+    },
+)
 async def reload_model(service: ServiceDep) -> dict[str, Any]:
     """Re-resolve the model alias now; the swap happens off the request path."""
     swapped = await service.reload_model()

@@ -131,7 +131,7 @@ class Service:
         # BEGIN SOLUTION m1: not ready while closing or without a model; in a thread (at most READY_PROBE_TIMEOUT_S), read one key of each view the served model reads, its features; report the model version
         detail: dict[str, Any] = {
             "model_version": self.models.version,
-            "store": self.store.online.describe(),
+            "store": self.settings.store_backend,  # never a path or a URL
         }
         if self.closing:
             return False, {**detail, "reason": "shutting down"}
