@@ -30,13 +30,17 @@ from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from labs.online_serving.deps import AdminOnly, ModelDep, ServiceDep, SettingsDep
 from labs.online_serving.metrics import ServiceMetrics
 from labs.online_serving.schemas import (
+    InvalidRequest,
     RankRequest,
     RankResponse,
+    Readiness,
+    Refusal,
+    Reloaded,
     ScoreRequest,
     ScoreResponse,
 )
@@ -45,10 +49,29 @@ from labs.online_serving.service import Service
 
 router = APIRouter()
 
+# What the scoring routes answer besides 200; the OpenAPI schema says the same.
 ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "Unknown user"},
-    422: {"description": "Invalid body: the detail names the field"},
-    503: {"description": "Queue full or shutting down; retry after Retry-After"},
+    400: {"model": Refusal, "description": "The body is not text (invalid UTF-8)"},
+    404: {"model": InvalidRequest, "description": "Unknown user (loc: user_id)"},
+    422: {
+        "model": InvalidRequest,
+        "description": (
+            "Invalid body, each entry naming its field: not JSON, a missing or "
+            'extra field, a wrong type (ids are strict integers: 7.0 and "7" '
+            "are refused), NaN or Infinity, an empty list, more than "
+            "max_candidates items, or an unknown item"
+        ),
+    },
+    503: {
+        "model": Refusal,
+        "description": "Queue full or shutting down: retry after Retry-After seconds",
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait before retrying",
+                "schema": {"type": "integer"},
+            }
+        },
+    },
 }
 
 
@@ -58,7 +81,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Not ready: see reason"}},
+)
 async def readyz(service: ServiceDep) -> JSONResponse:
     """Readiness: send traffic here (model loaded, store answering, not closing)."""
     ready, detail = await service.readiness()
@@ -148,7 +175,19 @@ def respond(
     return Response(content, media_type="application/json", headers=headers)
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={
+        200: {"description": "Prometheus' text exposition format"},
+        404: {  # JSON like every other refusal (Refusal's schema is shared)
+            "description": "Metrics are off",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Refusal"}}
+            },
+        },
+    },
+)
 async def metrics(service: ServiceDep) -> Response:
     """Prometheus metrics (404 when ``LABKIT_SERVING_METRICS=false``)."""
     if not isinstance(service.metrics, ServiceMetrics):
@@ -162,10 +201,11 @@ async def metrics(service: ServiceDep) -> Response:
 @router.post(
     "/admin/reload",
     dependencies=[AdminOnly],
+    response_model=Reloaded,
     responses={
-        401: {"description": "No bearer token"},
-        403: {"description": "Wrong admin token"},
-        404: {"description": "Admin routes are off: no admin token is configured"},
+        401: {"model": Refusal, "description": "No bearer token"},
+        403: {"model": Refusal, "description": "Wrong admin token"},
+        404: {"model": Refusal, "description": "Admin routes are off: no token set"},
     },
 )
 async def reload_model(service: ServiceDep) -> dict[str, Any]:

@@ -6,8 +6,8 @@
   per distinct settings, shared by the tests of the session and all stopped
   at its end (also when a test fails). A server that cannot start fails fast
   with its log, and the failure is remembered rather than retried.
-- ``contract_url``, ``batching_url``, ``swap_server``, ``sigterm_server``,
-  ``serve_url``: the servers themselves. Before the first test runs, every
+- ``contract_url``, ``batching_url``, ``full_url``, ``swap_server``,
+  ``sigterm_server``, ``serve_url``: the servers themselves. Before the first test runs, every
   one the selected tests ask for starts in the background, side by side
   (start-up is mostly imports), Ray Serve included, so that they start while
   the in-process tests run.
@@ -36,6 +36,7 @@ from serving_helpers import (
     Servers,
     batching_settings,
     contract_settings,
+    full_settings,
     serve_settings,
     sigterm_settings,
     swap_settings,
@@ -146,7 +147,13 @@ def serve_deployment(registry_root: Path) -> Iterator[Future[str]]:
                     ray.shutdown()
 
 
-SERVER_FIXTURES = {"contract_url", "batching_url", "swap_server", "sigterm_server"}
+SERVER_FIXTURES = {
+    "contract_url",
+    "batching_url",
+    "full_url",
+    "swap_server",
+    "sigterm_server",
+}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -162,6 +169,7 @@ def _start_servers_early(request: pytest.FixtureRequest) -> None:
     pool.prestart(
         *[contract_settings(root)] * ("contract_url" in wanted),
         *[batching_settings(root)] * ("batching_url" in wanted),
+        *[full_settings(root)] * ("full_url" in wanted),
     )
     if "sigterm_server" in wanted:
         pool.prestart(sigterm_settings(root), private=True)
@@ -179,6 +187,12 @@ def contract_url(servers: Servers, registry_root: Path) -> str:
 @pytest.fixture(scope="session")
 def batching_url(servers: Servers, registry_root: Path) -> str:
     return servers.get(batching_settings(registry_root)).url
+
+
+@pytest.fixture(scope="session")
+def full_url(servers: Servers, registry_root: Path) -> str:
+    """Every feature on, with an admin token: the schema fuzz's server."""
+    return servers.get(full_settings(registry_root)).url
 
 
 @pytest.fixture

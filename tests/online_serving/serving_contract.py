@@ -20,6 +20,7 @@ UNKNOWN_ITEM = 5_000_000
 INVALID_BODIES: list[tuple[str, Any, tuple[Any, ...]]] = [
     ("/score", {"user_id": "7", "item_id": 1}, ("body", "user_id")),  # a string
     ("/score", {"user_id": 7.5, "item_id": 1}, ("body", "user_id")),  # a float
+    ("/score", {"user_id": 7, "item_id": 7.0}, ("body", "item_id")),  # strict: 7.0
     ("/score", {"user_id": 7, "item_id": True}, ("body", "item_id")),  # a bool
     ("/score", {"user_id": -1, "item_id": 1}, ("body", "user_id")),  # negative
     ("/score", {"user_id": 2**80, "item_id": 1}, ("body", "user_id")),  # huge

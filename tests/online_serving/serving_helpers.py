@@ -85,6 +85,14 @@ def sigterm_settings(registry_root: Path) -> Any:
     )
 
 
+ADMIN_TOKEN = "fuzz-admin-token"  # the full server's (the schema fuzz sends it)
+
+
+def full_settings(registry_root: Path) -> Any:
+    """Every feature on, the admin route too: the service the OpenAPI schema describes."""
+    return settings_for(6, registry_root, max_batch_size=16, admin_token=ADMIN_TOKEN)
+
+
 def serve_settings(registry_root: Path) -> Any:
     """m6: the app on Ray Serve, batching on."""
     return settings_for(6, registry_root, max_batch_size=16)
