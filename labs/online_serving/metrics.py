@@ -9,6 +9,8 @@
     labkit_shed_total                                counter: 503s from a full queue
     labkit_model_info{version}                       gauge: 1 for the version served
     labkit_model_swaps_total                         counter: hot swaps
+    labkit_model_refresh_failures_total{reason}      counter: swaps refused (the
+                                                     error's type, e.g. IntegrityError)
 
 Each app has its own ``CollectorRegistry`` (not the global one), so two apps
 in one process (tests) never share counters. A histogram is the right type
@@ -84,6 +86,9 @@ class NullMetrics:
     def set_model_version(self, version: str) -> None:
         pass
 
+    def count_refresh_failure(self, reason: str) -> None:
+        pass
+
     def track_queue_depth(self, depth: Callable[[], int]) -> None:
         pass
 
@@ -145,6 +150,12 @@ class ServiceMetrics(NullMetrics):
         self.model_swaps = Counter(
             "labkit_model_swaps", "Hot swaps of the served model.", registry=r
         )
+        self.refresh_failures = Counter(
+            "labkit_model_refresh_failures",
+            "Model refreshes that failed (the old model kept serving), by error type.",
+            ["reason"],
+            registry=r,
+        )
 
     def observe_request(self, route: str, status: int, seconds: float) -> None:
         self.request_duration.labels(route, str(status)).observe(seconds)
@@ -199,6 +210,9 @@ class ServiceMetrics(NullMetrics):
         self.model_info.labels(version).set(1)
         self._version = version
         # END SOLUTION
+
+    def count_refresh_failure(self, reason: str) -> None:
+        self.refresh_failures.labels(reason).inc()
 
     def track_queue_depth(self, depth: Callable[[], int]) -> None:
         self.queue_depth.set_function(depth)

@@ -227,10 +227,14 @@ class Service:
             swapped = await self.models.refresh()
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # a corrupt or missing version: keep the old one
             log.warning(
-                "model refresh failed, still serving %s: %s", self.models.version, exc
+                "model refresh failed, still serving %s: %s: %s",
+                self.models.version,
+                type(exc).__name__,
+                exc,
             )
+            self.metrics.count_refresh_failure(type(exc).__name__)
             return False
         if swapped:
             self.metrics.set_model_version(self.models.version)
