@@ -23,6 +23,13 @@ caller ``i``'s future. If the handler raises (or returns the wrong number
 of results), *every* caller in the batch gets that exception: none is left
 waiting forever. A caller that gave up (its future is cancelled) is skipped.
 
+**How it stops.** ``stop`` closes the batcher to new requests and waits
+(up to a timeout) on an event that is set while every submitted request has
+its answer; then it ends the loop. ``cancel`` ends it at once. If the loop
+itself ever fails (a bug in ``_process``, not a handler error, which
+``_process`` hands to the callers), the batch it was running and every
+queued request get ``BatcherClosed``, and so does every later ``submit``.
+
 One batch runs at a time: the handler is the model, which has one core.
 The same shape as Ray Serve's ``@serve.batch`` (``serve/batching.py``),
 small enough to read in one sitting and tested without a cluster.
@@ -31,6 +38,7 @@ small enough to read in one sitting and tested without a cluster.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -89,6 +97,11 @@ class MicroBatcher(Generic[T, R]):
         self._current: list[tuple[T, asyncio.Future[R]]] = []  # the batch running now
         self._closed = False
         self._crashed: Exception | None = None  # what killed the loop, if anything
+        # Set while every submitted request has its answer (nothing queued or
+        # running): what stop() waits on, instead of polling the queue.
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._unanswered = 0
         self.batches = 0  # handler calls so far
         self.items = 0  # items handed to the handler so far
 
@@ -122,6 +135,9 @@ class MicroBatcher(Generic[T, R]):
             raise RuntimeError("call start() inside the event loop before submit().")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
+        self._unanswered += 1
+        self._idle.clear()
+        future.add_done_callback(self._answered)
         self._queue.append((item, future, loop.time()))
         if len(self._queue) == 1 or len(self._queue) >= self.max_batch_size:
             self._wakeup.set()  # wake an idle loop, or one waiting for a full batch
@@ -136,6 +152,11 @@ class MicroBatcher(Generic[T, R]):
             [(i, f) for i, f, _ in self._queue], "the batcher was cancelled."
         )
         self._queue.clear()
+
+    def _answered(self, _: asyncio.Future[R]) -> None:
+        self._unanswered -= 1
+        if self._unanswered == 0:
+            self._idle.set()
 
     def _fail_all(self, entries: list[tuple[T, asyncio.Future[R]]], why: str) -> None:
         for _, future in entries:
@@ -155,15 +176,18 @@ class MicroBatcher(Generic[T, R]):
                     await self._process(batch)
                 except asyncio.CancelledError:
                     self._fail_all(batch, "the batcher was cancelled mid-batch.")
-                    raise
-                finally:
                     self._current = []
+                    raise
+                # Not in a `finally`: when _process raises, the handler below
+                # must still find this batch in _current and tell its callers.
+                self._current = []
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug in the loop itself: nobody may wait forever
             self._crashed = exc
             self._closed = True
             stranded = [*self._current, *((i, f) for i, f, _ in self._queue)]
+            self._current = []
             self._queue.clear()
             self._fail_all(stranded, f"the batching loop crashed: {exc!r}")
 
@@ -217,20 +241,18 @@ class MicroBatcher(Generic[T, R]):
         # END SOLUTION
 
     async def stop(self, timeout_s: float | None = None) -> None:
-        """Drain: refuse new requests, finish every queued one, then end the loop.
+        """Drain: refuse new requests, let every queued one be answered, then end the loop.
 
-        Requests still queued after ``timeout_s`` get ``BatcherClosed``.
+        Waits on an event (no polling) for at most ``timeout_s`` seconds
+        (``None``: no limit; ``0``: not at all); requests still unanswered
+        then get ``BatcherClosed``.
         """
-        # BEGIN SOLUTION m4: close to new submits, wait (up to timeout_s) until the queue is empty and no batch runs, then cancel the loop
+        # BEGIN SOLUTION m4: close to new submits; wait on self._idle (at most timeout_s; None = no limit, 0 = not at all) for every queued request to be answered; then cancel the loop and await its end
         self._closed = True
         if self._task is None:
             return
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout_s is None else loop.time() + timeout_s
-        while (self._queue or self._current) and not self._task.done():
-            if deadline is not None and loop.time() >= deadline:
-                break
-            await asyncio.sleep(0.001)
+        with contextlib.suppress(asyncio.TimeoutError):  # stragglers: BatcherClosed
+            await asyncio.wait_for(self._idle.wait(), timeout_s)
         self.cancel()
         await asyncio.gather(self._task, return_exceptions=True)  # let it unwind
         # END SOLUTION

@@ -20,10 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from labs.online_serving.metrics import RequestTimer
@@ -49,6 +53,38 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await service.close()
+
+
+NON_FINITE = (
+    "; JSON has no NaN or Infinity (and no number past 1.8e308): send a finite number"
+)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with each NaN or infinity written as text, so JSON can carry it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return (
+            "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+        )
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    return value
+
+
+async def invalid_body(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422, made safe for the NaN and Infinity Python's JSON parser lets in.
+
+    Its default handler echoes each bad value back, and a NaN in that echo
+    makes writing the 422 fail: the client would get a 500 for its own mistake.
+    """
+    assert isinstance(exc, RequestValidationError)
+    errors = jsonable_encoder(exc.errors())
+    for error in errors:
+        if json_safe(error.get("input")) != error.get("input"):
+            error["msg"] += NON_FINITE
+    return JSONResponse({"detail": json_safe(errors)}, status_code=422)
 
 
 async def rejected(request: Request, exc: Exception) -> JSONResponse:
@@ -78,7 +114,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.include_router(router)
+    app.add_exception_handler(RequestValidationError, invalid_body)
     app.add_exception_handler(RequestRejected, rejected)
     app.add_exception_handler(Overloaded, overloaded)
-    app.add_middleware(RequestTimer, routes=[route.path for route in router.routes])
+    if settings.metrics:  # off: nothing is timed (and the m5 code is not needed)
+        app.add_middleware(RequestTimer, routes=[route.path for route in router.routes])
     return app

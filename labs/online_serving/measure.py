@@ -11,6 +11,12 @@ the generator to core 1 (``infra/cpus.py``), the setup of the figures this
 lab is compared with, so neither steals the other's core between runs.
 Server-side figures (batch sizes, the time per stage, fallbacks) come from
 differences of two ``/metrics`` scrapes around a load run.
+
+With ``--mine`` a candidate's copy may not implement every milestone yet:
+:meth:`Implemented.check` asks the results which ones it does, and the run
+and the bench measure only what needs no missing milestone, with the later
+features switched off as the milestone tests do (the page says what was
+skipped).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import httpx
 import numpy as np
 from prometheus_client.parser import text_string_to_metric_families
 
+from common.results import Results
 from infra.apps import BARE_APP, SERVING_APP
 from infra.cpus import SERVER_CPU, client_cpu, pin
 from infra.cpus import load_average as load_average  # for run.py and bench.py
@@ -42,6 +49,49 @@ from labs.online_serving.metrics import STAGES
 from labs.online_serving.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Implemented:
+    """Which of the service's features the measured code implements."""
+
+    batching: bool  # m3: the micro-batcher
+    resilience: bool  # m4: timeout, bounded queue, hot swap, drain
+    metrics: bool  # m5: /metrics, the server-side figures
+    serve: bool  # m6: Ray Serve
+
+    @classmethod
+    def check(cls, results: Results) -> Implemented | None:
+        """What can be measured; ``None`` when nothing can (no scoring yet)."""
+        if not results.needs("m1", "m2", what="every measurement (no request scores)"):
+            return None
+        return cls(
+            batching=results.needs(
+                "m3", what="batching on (runs use max_batch_size=1)"
+            ),
+            resilience=results.needs(
+                "m4", what="the feature timeout, the bounded queue and the hot swap"
+            ),
+            metrics=results.needs(
+                "m5", what="server-side figures: stage budget, batch sizes, fallbacks"
+            ),
+            serve=results.needs("m6", what="Ray Serve"),
+        )
+
+    def settings(self, **knobs: Any) -> Settings:
+        """Settings with ``knobs``, and every feature the code lacks switched off."""
+        if not self.batching:
+            knobs["max_batch_size"] = 1
+        if not self.resilience:
+            knobs.update(
+                feature_timeout_s=0,
+                max_queue_size=0,
+                model_poll_s=0,
+                shutdown_grace_s=0,
+            )
+        if not self.metrics:
+            knobs["metrics"] = False
+        return Settings(**knobs)
 
 
 def start(settings: Settings | None, *, cpu: int | None = SERVER_CPU) -> UvicornServer:
@@ -121,8 +171,11 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 def scrape(url: str) -> Samples:
-    """Every sample of ``/metrics`` as ``(name, sorted labels) -> value``."""
-    text = httpx.get(url + "/metrics", timeout=10).text
+    """Every sample of ``/metrics`` as ``(name, sorted labels) -> value`` (none when off)."""
+    response = httpx.get(url + "/metrics", timeout=10)
+    if response.status_code == 404:  # metrics switched off: no server-side figures
+        return {}
+    text = response.text
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(text)

@@ -9,27 +9,37 @@
     labkit_shed_total                                counter: 503s from a full queue
     labkit_model_info{version}                       gauge: 1 for the version served
     labkit_model_swaps_total                         counter: hot swaps
+    labkit_model_refresh_failures_total{reason}      counter: swaps refused (the
+                                                     error's type, e.g. IntegrityError)
 
 Each app has its own ``CollectorRegistry`` (not the global one), so two apps
 in one process (tests) never share counters. A histogram is the right type
 for latency: percentiles cannot be averaged across replicas, bucket counts
 can be summed, and ``histogram_quantile`` reads a percentile from them.
 
-``RequestTimer`` is a pure ASGI middleware (BaseHTTPMiddleware costs tens of
-microseconds a request): it stamps the arrival time into the ASGI scope (the
-routes read it to time parsing) and observes each request's duration with
-its route and status. Paths that are not routes are labelled ``other``, so a
-scanner cannot explode the number of time series.
+The declarations are given; what is measured where is the exercise (m5):
+
+- ``RequestTimer``, a pure ASGI middleware (BaseHTTPMiddleware costs tens of
+  microseconds a request), times each whole request: it stamps the arrival
+  into the ASGI scope (``START_KEY``, where the *parse* stage starts) and
+  observes the duration with its route and status, also when the app raises
+  (500). Paths that are not routes are labelled ``other``, so a scanner
+  cannot explode the number of time series.
+- ``observe_stages`` splits one scored request into the stages of
+  ``STAGES``; they add up to the request's time in the app, so the stage
+  histogram says where a slow request's time went.
+- ``set_model_version`` keeps exactly one ``labkit_model_info`` series.
 
 With ``LABKIT_SERVING_METRICS=false`` the service uses :class:`NullMetrics`,
-which records nothing (and ``/metrics`` answers 404).
+which records nothing, ``RequestTimer`` is not installed, and ``/metrics``
+answers 404.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -39,6 +49,9 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+
+if TYPE_CHECKING:
+    from labs.online_serving.scoring import Scored
 
 START_KEY = "labkit.start"  # ASGI scope key: perf_counter() when the request arrived
 STAGES = ("parse", "queue", "features", "model", "serialise")
@@ -56,8 +69,10 @@ class NullMetrics:
     def observe_request(self, route: str, status: int, seconds: float) -> None:
         pass
 
-    def observe_stages(self, stages: dict[str, float]) -> None:
-        pass
+    def observe_stages(
+        self, scope: dict[str, Any], entered: float, scored: Scored, answered: float
+    ) -> dict[str, float]:
+        return {}
 
     def observe_batch(self, size: int) -> None:
         pass
@@ -69,6 +84,9 @@ class NullMetrics:
         pass
 
     def set_model_version(self, version: str) -> None:
+        pass
+
+    def count_refresh_failure(self, reason: str) -> None:
         pass
 
     def track_queue_depth(self, depth: Callable[[], int]) -> None:
@@ -86,7 +104,6 @@ class ServiceMetrics(NullMetrics):
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self._version: str | None = None
-        # BEGIN SOLUTION m5: define the metrics of the module docstring (names, labels, LATENCY_BUCKETS / BATCH_BUCKETS) in self.registry
         r = self.registry
         self.request_duration = Histogram(
             "labkit_request_duration_seconds",
@@ -133,16 +150,45 @@ class ServiceMetrics(NullMetrics):
         self.model_swaps = Counter(
             "labkit_model_swaps", "Hot swaps of the served model.", registry=r
         )
-        # END SOLUTION
+        self.refresh_failures = Counter(
+            "labkit_model_refresh_failures",
+            "Model refreshes that failed (the old model kept serving), by error type.",
+            ["reason"],
+            registry=r,
+        )
 
     def observe_request(self, route: str, status: int, seconds: float) -> None:
-        # BEGIN SOLUTION m5: one observation in the request histogram, labelled by route and status
         self.request_duration.labels(route, str(status)).observe(seconds)
-        # END SOLUTION
 
-    def observe_stages(self, stages: dict[str, float]) -> None:
+    def observe_stages(
+        self, scope: dict[str, Any], entered: float, scored: Scored, answered: float
+    ) -> dict[str, float]:
+        """Record where one scored request's time went; return it for ``Server-Timing``.
+
+        Called by the route as its response is ready (now). The stages are
+        :data:`STAGES`, in seconds, and together they cover the request's time
+        in the app, from ``RequestTimer``'s arrival stamp to now:
+
+        - ``parse``: arrival (``scope[START_KEY]``) to ``entered``, when the
+          route's code began (body read, decoded and validated);
+        - ``queue``, ``features``, ``model``: the batch's figures in ``scored``;
+        - ``serialise``: ``answered`` (the scores are back) to now.
+
+        One observation per stage in ``labkit_stage_duration_seconds``.
+        """
+        # BEGIN SOLUTION m5: measure each stage of STAGES in seconds from the arrival stamp (scope[START_KEY]) to now, observe each in self.stage_duration, and return them
+        done = time.perf_counter()
+        stages = {
+            "parse": entered - scope.get(START_KEY, entered),
+            "queue": scored.queue_s,
+            "features": scored.features_s,
+            "model": scored.model_s,
+            "serialise": done - answered,
+        }
         for stage, seconds in stages.items():
             self.stage_duration.labels(stage).observe(seconds)
+        return stages
+        # END SOLUTION
 
     def observe_batch(self, size: int) -> None:
         self.batch_size.observe(size)
@@ -165,6 +211,9 @@ class ServiceMetrics(NullMetrics):
         self._version = version
         # END SOLUTION
 
+    def count_refresh_failure(self, reason: str) -> None:
+        self.refresh_failures.labels(reason).inc()
+
     def track_queue_depth(self, depth: Callable[[], int]) -> None:
         self.queue_depth.set_function(depth)
 
@@ -173,7 +222,15 @@ class ServiceMetrics(NullMetrics):
 
 
 class RequestTimer:
-    """Pure ASGI middleware: stamp the arrival, observe duration by route and status."""
+    """Pure ASGI middleware: stamp the arrival, observe duration by route and status.
+
+    ``routes`` are the paths that are routes (their label is the path; any
+    other path is ``other``). The status is the one the app sends in its
+    ``http.response.start`` message; an app that raises before sending one
+    is counted as 500, which is what the client gets. The duration goes to
+    ``scope["app"].state.service.metrics.observe_request``, once the service
+    exists (requests before the lifespan has opened it are not timed).
+    """
 
     def __init__(self, app: Any, routes: Iterable[str] = ()):
         self.app = app
@@ -183,6 +240,7 @@ class RequestTimer:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # BEGIN SOLUTION m5: stamp the arrival (scope[START_KEY]), note the status the app sends (500 if it raises first), and observe the duration by route ("other" for a path that is no route) even when the app raises
         start = time.perf_counter()
         scope[START_KEY] = start
         status = 500  # what the client gets if the app raises before answering
@@ -202,3 +260,4 @@ class RequestTimer:
                 service.metrics.observe_request(
                     route, status, time.perf_counter() - start
                 )
+        # END SOLUTION

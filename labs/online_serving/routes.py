@@ -6,14 +6,16 @@
     POST /rank           a user and up to max_candidates items -> items by score
     GET  /info           what is served: model version, its features, store, batching
     GET  /metrics        Prometheus text format
-    POST /admin/reload   re-resolve the model alias now (instead of waiting for the poll)
+    POST /admin/reload   re-resolve the model alias now (instead of waiting for the poll);
+                         off unless LABKIT_SERVING_ADMIN_TOKEN is set, then it needs
+                         "Authorization: Bearer <token>"
 
 The scoring routes are ``async def`` and never block: validation is a few
 array lookups, and the work (store read, model) happens off the event loop
 in ``Scorer``. Each answer carries ``X-Model-Version``, ``X-Batch-Size``
-(requests scored together) and a ``Server-Timing`` header with the time the
-request spent in each stage (ms), so ``curl -v`` shows the latency budget of
-one request and ``/metrics`` the budget of many.
+(requests scored together) and, with metrics on, a ``Server-Timing`` header
+with the time the request spent in each stage (ms), so ``curl -v`` shows the
+latency budget of one request and ``/metrics`` the budget of many.
 
 The JSON is written here with ``json.dumps`` rather than through FastAPI's
 response-model validation: the body is built from values the service made
@@ -28,13 +30,17 @@ from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
-from labs.online_serving.deps import ModelDep, ServiceDep, SettingsDep, StoreDep
-from labs.online_serving.metrics import START_KEY, ServiceMetrics
+from labs.online_serving.deps import AdminOnly, ModelDep, ServiceDep, SettingsDep
+from labs.online_serving.metrics import ServiceMetrics
 from labs.online_serving.schemas import (
+    InvalidRequest,
     RankRequest,
     RankResponse,
+    Readiness,
+    Refusal,
+    Reloaded,
     ScoreRequest,
     ScoreResponse,
 )
@@ -43,10 +49,29 @@ from labs.online_serving.service import Service
 
 router = APIRouter()
 
+# What the scoring routes answer besides 200; the OpenAPI schema says the same.
 ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "Unknown user"},
-    422: {"description": "Invalid body: the detail names the field"},
-    503: {"description": "Queue full or shutting down; retry after Retry-After"},
+    400: {"model": Refusal, "description": "The body is not text (invalid UTF-8)"},
+    404: {"model": InvalidRequest, "description": "Unknown user (loc: user_id)"},
+    422: {
+        "model": InvalidRequest,
+        "description": (
+            "Invalid body, each entry naming its field: not JSON, a missing or "
+            'extra field, a wrong type (ids are strict integers: 7.0 and "7" '
+            "are refused), NaN or Infinity, an empty list, more than "
+            "max_candidates items, or an unknown item"
+        ),
+    },
+    503: {
+        "model": Refusal,
+        "description": "Queue full or shutting down: retry after Retry-After seconds",
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait before retrying",
+                "schema": {"type": "integer"},
+            }
+        },
+    },
 }
 
 
@@ -56,7 +81,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Not ready: see reason"}},
+)
 async def readyz(service: ServiceDep) -> JSONResponse:
     """Readiness: send traffic here (model loaded, store answering, not closing)."""
     ready, detail = await service.readiness()
@@ -66,16 +95,18 @@ async def readyz(service: ServiceDep) -> JSONResponse:
 
 
 @router.get("/info")
-async def info(
-    model: ModelDep, store: StoreDep, settings: SettingsDep
-) -> dict[str, Any]:
-    """What this process serves: enough to reproduce any of its answers."""
+async def info(model: ModelDep, settings: SettingsDep) -> dict[str, Any]:
+    """What this process serves: enough to reproduce any of its answers.
+
+    The store is named by its backend only: a file path or a URL (which may
+    carry a password) tells a client nothing it needs and an attacker a lot.
+    """
     return {
         "model_version": model.version,
         "model_alias": settings.model_alias,
         "features": model.metadata["features"],
         "data_fingerprint": model.metadata.get("data_fingerprint"),
-        "store": store.online.describe(),
+        "store": settings.store_backend,
         "max_batch_size": settings.max_batch_size,
         "batch_wait_timeout_s": settings.batch_wait_timeout_s,
         "max_candidates": settings.max_candidates,
@@ -132,26 +163,31 @@ def respond(
     answered: float,
 ) -> Response:
     """The JSON response with its headers; records the request's stage timings."""
-    done = time.perf_counter()
-    arrived = request.scope.get(START_KEY, entered)
-    stages = {
-        "parse": entered - arrived,  # body read, JSON decode, validation
-        "queue": scored.queue_s,  # waiting for a batch (and for the batch before)
-        "features": scored.features_s,  # the batch's online read
-        "model": scored.model_s,  # the batch's forward pass
-        "serialise": done - answered,  # ordering and JSON
-    }
-    service.metrics.observe_stages(stages)
-    timing = ", ".join(f"{name};dur={s * 1e3:.3f}" for name, s in stages.items())
+    stages = service.metrics.observe_stages(request.scope, entered, scored, answered)
     headers = {
         "x-model-version": scored.model_version,
         "x-batch-size": str(scored.batch_size),
-        "server-timing": timing,
     }
+    if stages:  # metrics on: the same stages, for `curl -v`
+        headers["server-timing"] = ", ".join(
+            f"{name};dur={s * 1e3:.3f}" for name, s in stages.items()
+        )
     return Response(content, media_type="application/json", headers=headers)
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={
+        200: {"description": "Prometheus' text exposition format"},
+        404: {  # JSON like every other refusal (Refusal's schema is shared)
+            "description": "Metrics are off",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Refusal"}}
+            },
+        },
+    },
+)
 async def metrics(service: ServiceDep) -> Response:
     """Prometheus metrics (404 when ``LABKIT_SERVING_METRICS=false``)."""
     if not isinstance(service.metrics, ServiceMetrics):
@@ -162,7 +198,16 @@ async def metrics(service: ServiceDep) -> Response:
     return Response(service.metrics.render(), media_type=service.metrics.content_type)
 
 
-@router.post("/admin/reload")
+@router.post(
+    "/admin/reload",
+    dependencies=[AdminOnly],
+    response_model=Reloaded,
+    responses={
+        401: {"model": Refusal, "description": "No bearer token"},
+        403: {"model": Refusal, "description": "Wrong admin token"},
+        404: {"model": Refusal, "description": "Admin routes are off: no token set"},
+    },
+)
 async def reload_model(service: ServiceDep) -> dict[str, Any]:
     """Re-resolve the model alias now; the swap happens off the request path."""
     swapped = await service.reload_model()

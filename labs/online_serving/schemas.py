@@ -22,7 +22,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 MAX_ID = 2**53  # ids are exact in a JSON double and fit int64 with room to spare
 
-Id = Annotated[int, Field(strict=True, ge=0, le=MAX_ID)]
+Id = Annotated[
+    int,
+    Field(
+        strict=True,
+        ge=0,
+        le=MAX_ID,
+        description=(
+            "A non-negative integer written without a fraction or an exponent: "
+            'strict, so 7.0, 7e0 and "7" are refused with a 422.'
+        ),
+    ),
+]
 
 
 class ScoreRequest(BaseModel):
@@ -61,6 +72,45 @@ class RankResponse(BaseModel):
     items: list[ScoredItem]  # highest score first; ties keep the request order
     model_version: str
     fallback: bool
+
+
+class ErrorEntry(BaseModel):
+    """One refusal: ``loc`` names the field (``["body", "item_ids", 1]``)."""
+
+    model_config = ConfigDict(extra="allow")  # FastAPI adds "ctx" for some errors
+
+    loc: list[str | int]
+    msg: str  # what was wrong and what to send instead
+    type: str  # a machine-readable kind: "int_type", "unknown_user", ...
+    input: Any = None  # the refused value (a NaN or an infinity as text)
+
+
+class InvalidRequest(BaseModel):
+    """A 404 or 422 body: FastAPI's validation-error shape, one entry per problem."""
+
+    detail: list[ErrorEntry]
+
+
+class Refusal(BaseModel):
+    """A 400, 401, 403, 503 (or 404 of a route that is off): one sentence."""
+
+    detail: str
+
+
+class Readiness(BaseModel):
+    """``/readyz``'s body, 200 when ready, else 503 with the reason."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: str  # "ready" or "not ready"
+    model_version: str | None
+    pending: int  # admitted requests not yet answered
+    reason: str | None = None  # why not ready
+
+
+class Reloaded(BaseModel):
+    model_version: str
+    swapped: bool  # False: the alias still names the served version
 
 
 def error_detail(field: str, message: str, kind: str, value: Any = None) -> dict:

@@ -119,7 +119,19 @@ class Scorer:
         self.reads_overdue = 0  # of those, reads still running past their timeout
 
     async def score_batch(self, jobs: list[Job]) -> list[Scored]:
-        """One feature read and one model call for every job; one ``Scored`` per job."""
+        """One feature read and one model call for every job; one ``Scored`` per job.
+
+        ``self.models.current`` is read once: the whole batch is scored by one
+        model even when a swap lands mid-batch. The read (``fetch_features``)
+        and ``model.predict`` (on ``self._model_pool``, the one model thread)
+        run off the event loop. When the store does not answer
+        (``FeatureUnavailable``, from m4's timeout), the batch is scored by
+        ``self.popularity`` instead, flagged ``fallback``, and counted with
+        ``metrics.count_fallback(reason, len(jobs))``. Each ``Scored`` says
+        where its time went: ``queue_s`` from its job's ``enqueued`` to the
+        batch's start, ``features_s`` the read, ``model_s`` the scoring.
+        """
+        # BEGIN SOLUTION m2: read self.models.current once; stack the rows, fetch_features once (on FeatureUnavailable count_fallback and score with popularity), model.predict once on self._model_pool; split the scores into one Scored per job, with its queue, features and model seconds
         began = time.perf_counter()
         model = self.models.current  # one model for the whole batch, even mid-swap
         users, items = stack_rows(jobs)
@@ -152,6 +164,7 @@ class Scorer:
             )
             for job, part in zip(jobs, parts, strict=True)
         ]
+        # END SOLUTION
 
     # --- the feature read ------------------------------------------------------------
     def _read(

@@ -77,6 +77,8 @@ class Service:
     batcher: MicroBatcher[Job, Scored] | None = field(init=False, default=None)
     pending: int = 0  # admitted requests not yet answered
     closing: bool = False
+    # Set while nothing is pending: what a drain waits on, instead of polling.
+    idle: asyncio.Event = field(init=False, default_factory=asyncio.Event)
     _watcher: asyncio.Task[None] | None = None
 
     def __post_init__(self) -> None:
@@ -90,6 +92,7 @@ class Service:
                 batch_wait_timeout_s=self.settings.batch_wait_timeout_s,
                 on_batch=self.metrics.observe_batch,
             )
+        self.idle.set()
         self.metrics.track_queue_depth(lambda: self.pending)
         self.metrics.set_model_version(self.models.version)
 
@@ -128,7 +131,7 @@ class Service:
         # BEGIN SOLUTION m1: not ready while closing or without a model; in a thread (at most READY_PROBE_TIMEOUT_S), read one key of each view the served model reads, its features; report the model version
         detail: dict[str, Any] = {
             "model_version": self.models.version,
-            "store": self.store.online.describe(),
+            "store": self.settings.store_backend,  # never a path or a URL
         }
         if self.closing:
             return False, {**detail, "reason": "shutting down"}
@@ -224,10 +227,14 @@ class Service:
             swapped = await self.models.refresh()
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # a corrupt or missing version: keep the old one
             log.warning(
-                "model refresh failed, still serving %s: %s", self.models.version, exc
+                "model refresh failed, still serving %s: %s: %s",
+                self.models.version,
+                type(exc).__name__,
+                exc,
             )
+            self.metrics.count_refresh_failure(type(exc).__name__)
             return False
         if swapped:
             self.metrics.set_model_version(self.models.version)
@@ -238,6 +245,7 @@ class Service:
         if self.settings.max_queue_size or self.closing:
             self.admit()
         self.pending += 1
+        self.idle.clear()
         try:
             if self.batcher is None:
                 self.metrics.observe_batch(1)
@@ -245,6 +253,8 @@ class Service:
             return await self.batcher.submit(job)
         finally:
             self.pending -= 1
+            if self.pending == 0:
+                self.idle.set()
 
     def admit(self) -> None:
         """Refuse new work while closing or when ``max_queue_size`` requests are pending.
@@ -252,7 +262,7 @@ class Service:
         Raises:
             Overloaded: answered 503 with ``Retry-After``; counted as shed.
         """
-        # BEGIN SOLUTION m4: raise Overloaded while closing, or when max_queue_size (> 0) requests are already pending; count each refusal (metrics.count_shed)
+        # BEGIN SOLUTION m4: raise Overloaded while closing, or when max_queue_size (> 0) requests are already pending; count each refusal of a full queue (metrics.count_shed)
         if self.closing:
             raise Overloaded("the service is shutting down; retry on another replica.")
         limit = self.settings.max_queue_size
@@ -266,12 +276,12 @@ class Service:
 
     async def drain(self, grace_s: float) -> None:
         """Stop admitting, let admitted requests finish (up to ``grace_s``), drain the batcher."""
-        # BEGIN SOLUTION m4: set closing; wait until nothing is pending or grace_s passed; then stop the batcher (it finishes what is queued)
+        # BEGIN SOLUTION m4: set closing; wait on self.idle until nothing is pending (at most grace_s, without polling); then stop the batcher with the time left (it finishes what is queued)
         self.closing = True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace_s
-        while self.pending and loop.time() < deadline:
-            await asyncio.sleep(0.005)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.idle.wait(), grace_s)
         if self.batcher is not None:
             await self.batcher.stop(timeout_s=max(0.0, deadline - loop.time()))
         if self.pending:

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(10.0, ge=0)  # wait this long for admitted requests
     feature_delay_s: float = Field(0.0, ge=0)  # chaos: sleep added to every store read
 
+    # --- administration ------------------------------------------------------------
+    # POST /admin/reload needs "Authorization: Bearer <this>"; unset, admin routes
+    # answer 404. Kept out of repr (and so out of logs and tracebacks).
+    admin_token: str | None = Field(None, repr=False)
+
     # --- observability -------------------------------------------------------------
     metrics: bool = True  # Prometheus metrics at /metrics (off: nothing recorded)
 

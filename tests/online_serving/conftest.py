@@ -6,23 +6,45 @@
   per distinct settings, shared by the tests of the session and all stopped
   at its end (also when a test fails). A server that cannot start fails fast
   with its log, and the failure is remembered rather than retried.
+- ``contract_url``, ``batching_url``, ``full_url``, ``swap_server``,
+  ``sigterm_server``, ``serve_url``: the servers themselves. Before the first test runs, every
+  one the selected tests ask for starts in the background, side by side
+  (start-up is mostly imports), Ray Serve included, so that they start while
+  the in-process tests run.
 - ``settings_for(milestone, ...)``: the service's settings with every later
   milestone's feature switched off, so each milestone is tested on its own.
 - ``oracle``: the scores the service must return, computed offline: a
   point-in-time join at the store's watermark, then ``LoadedModel.predict``.
+- ``service_parts``: what ``Service.open`` would open (store, model holder,
+  catalogue, popularity), opened once, for in-process services built with
+  ``serving_helpers.make_service``.
 """
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from serving_helpers import Servers
+from serving_helpers import (
+    Servers,
+    batching_settings,
+    contract_settings,
+    full_settings,
+    serve_settings,
+    sigterm_settings,
+    swap_settings,
+)
+
+from infra.uvicorn_server import UvicornServer
+
+SERVE_READY_TIMEOUT_S = 180.0
 
 
 @pytest.fixture(scope="session")
@@ -66,6 +88,133 @@ def servers() -> Iterator[Servers]:
         yield pool
     finally:
         pool.stop_all()
+
+
+@pytest.fixture(scope="session")
+def swap_registry(
+    tmp_path_factory: pytest.TempPathFactory, registry_root: Path
+) -> dict:
+    """A registry copy with a second, visibly different version, not yet promoted."""
+    import torch
+
+    from labs.training import ModelRegistry
+
+    root = tmp_path_factory.mktemp("swap") / "registry"
+    shutil.copytree(registry_root, root)
+    registry = ModelRegistry(root)
+    old_version = registry.resolve("production")
+    new = registry.load("production")
+    with torch.no_grad():
+        new.model.mlp[-1].bias += 1.0  # a visibly different model
+    new_version = registry.register(new, new.metadata)
+    return {"root": root, "old": old_version, "new": new_version}
+
+
+@pytest.fixture(scope="session")
+def serve_deployment(registry_root: Path) -> Iterator[Future[str]]:
+    """The app on Ray Serve with 2 replicas, deployed in a background thread.
+
+    Ray is started here (joined if the session already runs it); at the end
+    Serve is shut down (first: Ray alone takes far longer to stop with Serve's
+    actors alive), then Ray, if it was started here.
+    """
+    import ray
+
+    from infra.ports import free_port
+    from infra.ray_session import init_ray
+    from labs.online_serving.serve_app import deploy, shutdown
+
+    # Imported here, not in the thread: an import holds the GIL for seconds,
+    # which would stall the event loops of the timed tests running meanwhile.
+    started_here: list[bool] = []
+
+    def deploy_app() -> str:
+        started_here.append(not ray.is_initialized())
+        init_ray()
+        return deploy(serve_settings(registry_root), port=free_port(), num_replicas=2)
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="serve-deploy")
+    future = pool.submit(deploy_app)
+    try:
+        yield future
+    finally:
+        pool.shutdown(wait=True)  # a deploy in progress ends (or fails) first
+        if started_here:  # the thread got as far as Ray
+            try:
+                shutdown()
+            finally:
+                if started_here[0]:
+                    ray.shutdown()
+
+
+SERVER_FIXTURES = {
+    "contract_url",
+    "batching_url",
+    "full_url",
+    "swap_server",
+    "sigterm_server",
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _start_servers_early(request: pytest.FixtureRequest) -> None:
+    """Start every server the selected tests ask for, side by side, before they run."""
+    wanted = set().union(*(set(item.fixturenames) for item in request.session.items))
+    if "serve_url" in wanted:
+        request.getfixturevalue("serve_deployment")
+    if not wanted & SERVER_FIXTURES:
+        return
+    pool: Servers = request.getfixturevalue("servers")
+    root: Path = request.getfixturevalue("registry_root")
+    pool.prestart(
+        *[contract_settings(root)] * ("contract_url" in wanted),
+        *[batching_settings(root)] * ("batching_url" in wanted),
+        *[full_settings(root)] * ("full_url" in wanted),
+    )
+    if "sigterm_server" in wanted:
+        pool.prestart(sigterm_settings(root), private=True)
+    if "swap_server" in wanted:
+        swap_root = request.getfixturevalue("swap_registry")["root"]
+        pool.prestart(swap_settings(swap_root), private=True)
+
+
+@pytest.fixture(scope="session")
+def contract_url(servers: Servers, registry_root: Path) -> str:
+    """m1 and m2's server: batching and every later feature off."""
+    return servers.get(contract_settings(registry_root)).url
+
+
+@pytest.fixture(scope="session")
+def batching_url(servers: Servers, registry_root: Path) -> str:
+    return servers.get(batching_settings(registry_root)).url
+
+
+@pytest.fixture(scope="session")
+def full_url(servers: Servers, registry_root: Path) -> str:
+    """Every feature on, with an admin token: the schema fuzz's server."""
+    return servers.get(full_settings(registry_root)).url
+
+
+@pytest.fixture
+def swap_server(servers: Servers, swap_registry: dict) -> UvicornServer:
+    return servers.private(swap_settings(swap_registry["root"]))
+
+
+@pytest.fixture
+def sigterm_server(servers: Servers, registry_root: Path) -> UvicornServer:
+    return servers.private(sigterm_settings(registry_root))
+
+
+@pytest.fixture(scope="session")
+def serve_url(serve_deployment: Future[str]) -> str:
+    """Ray Serve's URL once both replicas answer (the deploy's error if it failed)."""
+    try:
+        return serve_deployment.result(timeout=SERVE_READY_TIMEOUT_S)
+    except FutureTimeout:
+        pytest.fail(
+            f"Ray Serve was not deployed within {SERVE_READY_TIMEOUT_S:.0f} s",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(scope="session")
@@ -118,3 +267,22 @@ def idle_user(store: Any) -> int:
     stored = {int(k) for k in store.online.scan("user_activity").keys}
     users = Catalogue.from_shopstream("tiny", 0).users
     return int(next(u for u in users if int(u) not in stored))
+
+
+@pytest.fixture(scope="session")
+def service_parts(store: Any, registry_root: Path) -> dict[str, Any]:
+    """The pieces of an opened service, shared by the in-process tests (never closed)."""
+    from labs.online_serving import Catalogue, ModelHolder, Popularity
+    from labs.online_serving.features import POPULARITY_REF
+    from labs.training import ModelRegistry
+
+    models = ModelHolder(ModelRegistry(registry_root))
+    models.load_initial()
+    fill = float(models.current.metadata["defaults"].get(POPULARITY_REF, 0.0))
+    return {
+        "registry_root": registry_root,
+        "store": store,
+        "models": models,
+        "catalogue": Catalogue.from_shopstream("tiny", 0),
+        "popularity": Popularity.from_store(store, fill),
+    }

@@ -20,6 +20,7 @@ UNKNOWN_ITEM = 5_000_000
 INVALID_BODIES: list[tuple[str, Any, tuple[Any, ...]]] = [
     ("/score", {"user_id": "7", "item_id": 1}, ("body", "user_id")),  # a string
     ("/score", {"user_id": 7.5, "item_id": 1}, ("body", "user_id")),  # a float
+    ("/score", {"user_id": 7, "item_id": 7.0}, ("body", "item_id")),  # strict: 7.0
     ("/score", {"user_id": 7, "item_id": True}, ("body", "item_id")),  # a bool
     ("/score", {"user_id": -1, "item_id": 1}, ("body", "user_id")),  # negative
     ("/score", {"user_id": 2**80, "item_id": 1}, ("body", "user_id")),  # huge
@@ -30,6 +31,19 @@ INVALID_BODIES: list[tuple[str, Any, tuple[Any, ...]]] = [
     ("/rank", {"user_id": 7, "item_ids": []}, ("body", "item_ids")),  # empty
     ("/rank", {"user_id": None, "item_ids": [1]}, ("body", "user_id")),
     ("/rank", [1, 2, 3], ("body",)),  # not an object
+]
+
+
+# Python's JSON parser reads NaN, Infinity and numbers past a double as floats
+# (JSON itself has none of them): (route, raw body, the field its error must name)
+NON_STANDARD_NUMBERS: list[tuple[str, bytes, tuple[Any, ...]]] = [
+    ("/score", b'{"user_id": 1, "item_id": NaN}', ("body", "item_id")),
+    ("/score", b'{"user_id": Infinity, "item_id": 1}', ("body", "user_id")),
+    ("/score", b'{"user_id": 1, "item_id": -Infinity}', ("body", "item_id")),
+    ("/score", b'{"user_id": 1e400, "item_id": 1}', ("body", "user_id")),
+    ("/score", b'{"user_id": 1, "item_id": 1, "note": NaN}', ("body", "note")),
+    ("/rank", b'{"user_id": 1, "item_ids": [1, NaN]}', ("body", "item_ids", 1)),
+    ("/rank", b"NaN", ("body",)),
 ]
 
 
@@ -63,7 +77,19 @@ def check_invalid_bodies(url: str) -> None:
         assert error_locs(broken)[0][0] == "body", broken.text
 
 
+def check_non_standard_numbers(url: str) -> None:
+    """NaN, Infinity and 1e400 are refused with a 422 naming the field, never a 500."""
+    with httpx.Client(base_url=url) as client:
+        for route, raw, loc in NON_STANDARD_NUMBERS:
+            response = client.post(
+                route, content=raw, headers={"content-type": "application/json"}
+            )
+            assert response.status_code == 422, (route, raw, response.text)
+            assert loc in error_locs(response), (route, raw, response.text)
+
+
 def check_domain_errors(url: str, max_candidates: int) -> None:
+    """Domain errors, checked in the brief's order: too many items, user, items."""
     with httpx.Client(base_url=url) as client:
         too_many = client.post(
             "/rank", json={"user_id": 7, "item_ids": list(range(max_candidates + 1))}
@@ -71,6 +97,23 @@ def check_domain_errors(url: str, max_candidates: int) -> None:
         assert too_many.status_code == 422, too_many.text
         assert error_locs(too_many) == [("body", "item_ids")], too_many.text
         assert str(max_candidates) in too_many.text, too_many.text
+        at_limit = client.post(
+            "/rank", json={"user_id": 7, "item_ids": list(range(max_candidates))}
+        )
+        assert at_limit.status_code == 200, (
+            f"exactly max_candidates={max_candidates} items must be scored: "
+            f"{at_limit.text[:300]}"
+        )
+        both = client.post(  # too many AND an unknown user: the length comes first
+            "/rank",
+            json={"user_id": UNKNOWN_USER, "item_ids": list(range(max_candidates + 1))},
+        )
+        assert both.status_code == 422, both.text
+        unknown_both = client.post(  # unknown user AND item: the user comes first
+            "/rank", json={"user_id": UNKNOWN_USER, "item_ids": [1, UNKNOWN_ITEM]}
+        )
+        assert unknown_both.status_code == 404, unknown_both.text
+        assert error_locs(unknown_both) == [("body", "user_id")], unknown_both.text
         for route, body in (
             ("/score", {"user_id": UNKNOWN_USER, "item_id": 1}),
             ("/rank", {"user_id": UNKNOWN_USER, "item_ids": [1, 2]}),

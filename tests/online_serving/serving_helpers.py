@@ -1,20 +1,38 @@
-"""Helpers for the online-serving tests: per-milestone settings and a pool of servers."""
+"""Helpers for the online-serving tests: per-milestone settings, servers, bounded waits.
+
+- ``settings_for(milestone, ...)``: later milestones' features off.
+- ``Servers``: uvicorn subprocesses shared by the session.
+- ``bounded``, ``until``, ``settle``: waits that end in seconds with a message
+  saying what never arrived, instead of at the per-test timeout.
+- ``WakeUps``: counts how often a coroutine's task is resumed, to tell a
+  task that sleeps on an event from one that polls.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
-from collections.abc import Iterable
+import time
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Generator,
+    Iterable,
+)
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import chain
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from infra.apps import SERVING_APP
 from infra.uvicorn_server import ServerDidNotStart, UvicornServer, start_uvicorn
 
-APP = "labs.online_serving.main:create_app"
 START_TIMEOUT_S = 45.0
 
 
@@ -33,6 +51,106 @@ def settings_for(milestone: int, registry_root: Path, **overrides: Any) -> Any:
         values["metrics"] = False
     values.update(overrides)
     return Settings(**values)
+
+
+# --- the servers the tests start: shared ones by settings, private ones per test ---
+
+
+def contract_settings(registry_root: Path) -> Any:
+    """m1 and m2 over HTTP (the contract): batching and later features off."""
+    return settings_for(2, registry_root)
+
+
+def batching_settings(registry_root: Path) -> Any:
+    """m3 under HTTP load: the micro-batcher on."""
+    return settings_for(3, registry_root, max_batch_size=32, batch_wait_timeout_s=0.002)
+
+
+def swap_settings(swap_root: Path) -> Any:
+    """m4 hot swap under load: the alias polled every 0.2 s."""
+    return settings_for(
+        4, swap_root, model_poll_s=0.2, max_batch_size=16, feature_timeout_s=5.0
+    )
+
+
+def sigterm_settings(registry_root: Path) -> Any:
+    """m4 SIGTERM: six requests stay in flight on a slow store (one batch of six)."""
+    return settings_for(
+        4,
+        registry_root,
+        feature_delay_s=0.8,
+        feature_timeout_s=0,
+        max_batch_size=8,
+        batch_wait_timeout_s=0.3,
+    )
+
+
+ADMIN_TOKEN = "fuzz-admin-token"  # the full server's (the schema fuzz sends it)
+
+
+def full_settings(registry_root: Path) -> Any:
+    """Every feature on, the admin route too: the service the OpenAPI schema describes."""
+    return settings_for(6, registry_root, max_batch_size=16, admin_token=ADMIN_TOKEN)
+
+
+def serve_settings(registry_root: Path) -> Any:
+    """m6: the app on Ray Serve, batching on."""
+    return settings_for(6, registry_root, max_batch_size=16)
+
+
+def make_service(
+    parts: dict[str, Any], milestone: int = 4, metrics: Any = None, **overrides: Any
+) -> Any:
+    """An in-process ``Service`` on the shared ``service_parts`` (no model poll).
+
+    Call ``service.start()`` inside the test's event loop, and ``release(service)``
+    at the end: it stops the batcher and the threads but leaves the shared
+    store open (``Service.close`` would close it).
+    """
+    from labs.online_serving import NullMetrics, Service
+
+    settings = settings_for(
+        milestone, parts["registry_root"], **{"model_poll_s": 0, **overrides}
+    )
+    return Service(
+        settings,
+        parts["store"],
+        parts["models"],
+        parts["catalogue"],
+        parts["popularity"],
+        metrics if metrics is not None else NullMetrics(),
+    )
+
+
+def release(service: Any) -> None:
+    """Stop an in-process service's batcher and threads (the store stays open)."""
+    if service.batcher is not None:
+        service.batcher.cancel()
+    service.scorer.close()
+
+
+@contextlib.asynccontextmanager
+async def serving_app(service: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app around an in-process ``service``, and a client that calls it.
+
+    No server, no lifespan: the app is ``create_app``'s, with ``service`` as
+    the lifespan would have set it, called through ASGI in this event loop.
+    An exception the app does not handle becomes a 500, as under uvicorn.
+    """
+    from labs.online_serving import create_app
+
+    app = create_app(service.settings)
+    app.state.service = service
+    service.start()
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://serving", timeout=10
+        ) as client:
+            client.app = app  # type: ignore[attr-defined]
+            yield client
+    finally:
+        release(service)
 
 
 _ERROR_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b.*")
@@ -110,7 +228,10 @@ class Servers:
     @staticmethod
     def _start(settings: Any) -> UvicornServer:
         return start_uvicorn(
-            APP, env=settings.as_env(), health_path="/readyz", timeout_s=START_TIMEOUT_S
+            SERVING_APP,
+            env=settings.as_env(),
+            health_path="/readyz",
+            timeout_s=START_TIMEOUT_S,
         )
 
     def stop_all(self) -> None:
@@ -142,3 +263,53 @@ async def settle(tasks: Iterable[asyncio.Task], timeout_s: float = 5.0) -> list[
         for task in pending:
             task.cancel()
     return list(await asyncio.gather(*tasks, return_exceptions=True))
+
+
+async def bounded(awaitable: Awaitable[Any], what: str, timeout_s: float = 5.0) -> Any:
+    """Await ``awaitable`` for at most ``timeout_s``; fail saying ``what`` never came.
+
+    On a timeout the awaitable is cancelled (a gather cancels its children),
+    so nothing is left running into the next test.
+    """
+    try:
+        return await asyncio.wait_for(awaitable, timeout_s)
+    except asyncio.TimeoutError:
+        raise AssertionError(f"{what} never arrived within {timeout_s} s") from None
+
+
+async def until(
+    condition: Callable[[], bool], what: str, timeout_s: float = 5.0
+) -> None:
+    """Poll ``condition`` (every 5 ms) until it holds; fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} never happened within {timeout_s} s")
+        await asyncio.sleep(0.005)
+
+
+class WakeUps(Coroutine[Any, Any, Any]):
+    """Wrap a coroutine and count how often its task resumes it.
+
+    ``asyncio.create_task(WakeUps(batcher.stop()))``: each ``send``/``throw``
+    is one wake-up of the task. A task waiting on an event wakes a few times;
+    one that polls with ``asyncio.sleep`` wakes once per poll.
+    """
+
+    def __init__(self, coro: Coroutine[Any, Any, Any]):
+        self.coro = coro
+        self.count = 0
+
+    def send(self, value: Any) -> Any:
+        self.count += 1
+        return self.coro.send(value)
+
+    def throw(self, *args: Any) -> Any:
+        self.count += 1
+        return self.coro.throw(*args)
+
+    def close(self) -> None:
+        self.coro.close()
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self.coro.__await__()

@@ -1,23 +1,129 @@
 """m1 — the app: lifespan, health and readiness, and bad requests answered 4xx, never 5xx.
 
-Everything runs against a real uvicorn subprocess over HTTP.
+The HTTP contract runs against a real uvicorn subprocess; opening, readiness
+and its probe are also tested in process, on a ``Service.open`` of this
+process, with exact expectations.
 """
 
 from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from serving_contract import check_domain_errors, check_health, check_invalid_bodies
+from serving_contract import (
+    check_domain_errors,
+    check_health,
+    check_invalid_bodies,
+    check_non_standard_numbers,
+)
 from serving_helpers import settings_for
 
 pytestmark = pytest.mark.server
 
 
 @pytest.fixture(scope="module")
-def url(servers, registry_root) -> str:
-    return servers.get(settings_for(2, registry_root)).url
+def url(contract_url) -> str:
+    return contract_url
+
+
+@pytest.fixture(scope="module")
+def opened(registry_root) -> Iterator[tuple[Any, int]]:
+    """``Service.open`` in this process, with a torch thread count it must set."""
+    import torch
+
+    from labs.online_serving import Service
+
+    threads = torch.get_num_threads()
+    wanted = 3 if threads != 3 else 2
+    service = Service.open(settings_for(1, registry_root, torch_threads=wanted))
+    try:
+        yield service, wanted
+    finally:
+        asyncio.run(service.close())
+        torch.set_num_threads(threads)
+
+
+def test_open_sets_torch_threads_and_loads_the_alias(opened, model) -> None:
+    import torch
+
+    service, wanted = opened
+    assert torch.get_num_threads() == wanted, (
+        f"Service.open left torch at {torch.get_num_threads()} threads; "
+        f"settings.torch_threads is {wanted}"
+    )
+    assert service.models.version == model.version
+    assert len(service.catalogue.users) == 1000 and len(service.catalogue.items) == 1000
+
+
+def test_readiness_probes_what_the_served_model_reads(opened, model) -> None:
+    """One read of each view the model reads, of its features: not a fixed view."""
+    service, _ = opened
+    reads: dict[str, list[str]] = {}
+    original = service.store.online.read_batch
+
+    def recording(view, keys, features):
+        reads.setdefault(view, []).extend(features)
+        return original(view, keys, features)
+
+    service.store.online.read_batch = recording
+    try:
+        ready, detail = asyncio.run(service.readiness())
+    finally:
+        del service.store.online.read_batch
+    assert ready, detail
+    assert detail["model_version"] == model.version
+    wanted: dict[str, list[str]] = {}
+    for ref in model.metadata["features"]:
+        view, _, name = ref.partition(":")
+        wanted.setdefault(view, []).append(name)
+    assert {v: sorted(f) for v, f in reads.items()} == {
+        v: sorted(f) for v, f in wanted.items()
+    }
+
+
+def test_a_closing_service_is_not_ready(opened) -> None:
+    service, _ = opened
+    service.closing = True
+    try:
+        ready, detail = asyncio.run(service.readiness())
+    finally:
+        service.closing = False
+    assert not ready, f"ready while shutting down: {detail}"
+    assert detail.get("reason"), detail
+
+
+def test_a_stuck_store_is_not_ready_within_the_probe_timeout(opened) -> None:
+    """The probe runs in a thread and is bounded: a hung store means 'not ready', fast."""
+    from labs.online_serving.service import READY_PROBE_TIMEOUT_S
+
+    service, _ = opened
+    stuck_s = READY_PROBE_TIMEOUT_S + 1.2
+
+    def hung(view, keys, features):
+        time.sleep(stuck_s)
+        raise ConnectionError("the store never answered")
+
+    async def probe() -> tuple[bool, dict, float]:
+        began = time.perf_counter()
+        ready, detail = await service.readiness()
+        return ready, detail, time.perf_counter() - began
+
+    service.store.online.read_batch = hung
+    try:
+        ready, detail, elapsed = asyncio.run(probe())
+    finally:
+        del service.store.online.read_batch
+    assert not ready, detail
+    assert elapsed < READY_PROBE_TIMEOUT_S + 0.6, (
+        f"readiness took {elapsed:.2f} s against a hung store: run the probe in a "
+        f"thread, under a {READY_PROBE_TIMEOUT_S} s timeout"
+    )
 
 
 def test_health_and_readiness_report_the_served_model(url, model) -> None:
@@ -29,6 +135,10 @@ def test_health_and_readiness_report_the_served_model(url, model) -> None:
 
 def test_wrong_types_and_shapes_are_422_naming_the_field(url) -> None:
     check_invalid_bodies(url)
+
+
+def test_nan_infinity_and_1e400_are_422_naming_the_field(url) -> None:
+    check_non_standard_numbers(url)
 
 
 def test_oversized_lists_and_unknown_ids_are_4xx_naming_the_field(url) -> None:
@@ -101,37 +211,3 @@ def test_non_json_bytes_are_422(url) -> None:
         )
         assert response.status_code == 422, (raw, response.text)
         assert response.json()["detail"][0]["loc"][0] == "body"
-
-
-def test_readiness_probes_what_the_served_model_reads(registry_root, model) -> None:
-    """One read of each view the model reads, of its features: not a fixed view."""
-    import asyncio
-
-    import torch
-
-    from labs.online_serving import Service
-
-    threads = torch.get_num_threads()  # Service.open sets this process's threads
-    service = Service.open(settings_for(1, registry_root))
-    reads: dict[str, list[str]] = {}
-    original = service.store.online.read_batch
-
-    def recording(view, keys, features):
-        reads.setdefault(view, []).extend(features)
-        return original(view, keys, features)
-
-    service.store.online.read_batch = recording
-    try:
-        ready, detail = asyncio.run(service.readiness())
-    finally:
-        del service.store.online.read_batch
-        asyncio.run(service.close())
-        torch.set_num_threads(threads)
-    assert ready, detail
-    wanted: dict[str, list[str]] = {}
-    for ref in model.metadata["features"]:
-        view, _, name = ref.partition(":")
-        wanted.setdefault(view, []).append(name)
-    assert {v: sorted(f) for v, f in reads.items()} == {
-        v: sorted(f) for v, f in wanted.items()
-    }

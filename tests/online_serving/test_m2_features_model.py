@@ -3,9 +3,18 @@
 The skew test is the heart: for the same (user, item) the service's score
 must equal the model's score on features from the *offline* path (the
 point-in-time join at the time the online store was materialised to).
+``Scorer.score_batch`` is also driven in process, with a stand-in model that
+records which thread ran it, and reads slowed on purpose, to check one read
+and one model call per batch off the event loop, one model per batch, the
+fallback and the time each job spent in each stage.
 """
 
 from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
 
 import httpx
 import numpy as np
@@ -13,14 +22,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from serving_contract import check_scores
-from serving_helpers import settings_for
+from serving_helpers import bounded
 
 pytestmark = pytest.mark.server
 
 
 @pytest.fixture(scope="module")
-def url(servers, registry_root) -> str:
-    return servers.get(settings_for(2, registry_root)).url
+def url(contract_url) -> str:
+    return contract_url
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +39,167 @@ def items_without_stats(store) -> list[int]:
     read = store.get_online_features({"item_id": ids}, ["item_stats:ctr_7d"])
     stale = read.missing["item_stats"] | read.expired["item_stats"]
     return ids[stale][:3].tolist()
+
+
+class StandIn:
+    """A model that scores ``user + item / 1000`` and records each call's thread."""
+
+    def __init__(self, model: Any, version: str, delay_s: float = 0.0):
+        self.metadata = model.metadata  # the real feature list and defaults
+        self.version = version
+        self.delay_s = delay_s
+        self.calls: list[tuple[int, int]] = []  # (thread id, rows)
+
+    def predict(self, features: Any) -> np.ndarray:
+        self.calls.append((threading.get_ident(), len(features["user_id"])))
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        return features["user_id"] + features["item_id"] / 1000.0
+
+
+class Holder:
+    def __init__(self, current: Any):
+        self.current = current
+
+
+class FallbackCounter:
+    def __init__(self) -> None:
+        from labs.online_serving import NullMetrics
+
+        self.null = NullMetrics()
+        self.fallbacks: list[tuple[str, int]] = []
+
+    def count_fallback(self, reason: str, requests: int) -> None:
+        self.fallbacks.append((reason, requests))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.null, name)
+
+
+def make_scorer(service_parts, holder: Holder, metrics: Any = None) -> Any:
+    from labs.online_serving import NullMetrics, Scorer, Settings
+
+    return Scorer(
+        service_parts["store"],
+        holder,  # type: ignore[arg-type]
+        service_parts["popularity"],
+        Settings(feature_timeout_s=0, feature_threads=2),
+        metrics or NullMetrics(),
+    )
+
+
+JOBS = [(3, [1, 2, 3]), (8, [4]), (3, [9, 1])]
+
+
+def jobs() -> list[Any]:
+    from labs.online_serving import Job
+
+    return [Job(user, np.array(items, dtype=np.int64)) for user, items in JOBS]
+
+
+def score(scorer: Any, batch: list[Any]) -> tuple[list[Any], int]:
+    async def main():
+        loop_thread = threading.get_ident()
+        return await bounded(
+            scorer.score_batch(batch), "the batch's scores"
+        ), loop_thread
+
+    try:
+        return asyncio.run(main())
+    finally:
+        scorer.close()
+
+
+def test_a_batch_is_one_read_and_one_model_call_off_the_event_loop(
+    service_parts, model
+) -> None:
+    stand_in = StandIn(model, "v-a")
+    scorer = make_scorer(service_parts, Holder(stand_in))
+    fetches: list[int] = []
+    fetch = scorer.fetch_features
+
+    async def counting(users, items, used):
+        fetches.append(len(users))
+        return await fetch(users, items, used)
+
+    scorer.fetch_features = counting
+    results, loop_thread = score(scorer, jobs())
+    assert fetches == [6], f"feature reads per batch (rows each): {fetches}"
+    assert [rows for _, rows in stand_in.calls] == [6], stand_in.calls
+    assert stand_in.calls[0][0] != loop_thread, (
+        "model.predict ran on the event loop: run it on self._model_pool"
+    )
+    assert len(results) == 3
+    for (user, items), scored in zip(JOBS, results, strict=True):
+        assert scored.scores.tolist() == [user + i / 1000 for i in items]
+        assert scored.model_version == "v-a" and scored.fallback is False
+        assert scored.batch_size == 3
+
+
+def test_one_model_scores_the_whole_batch_even_when_a_swap_lands_mid_batch(
+    service_parts, model
+) -> None:
+    old, new = StandIn(model, "v-old"), StandIn(model, "v-new")
+    holder = Holder(old)
+    scorer = make_scorer(service_parts, holder)
+    fetch = scorer.fetch_features
+
+    async def swapping(users, items, used):
+        features = await fetch(users, items, used)
+        holder.current = new  # a hot swap while the batch read its features
+        return features
+
+    scorer.fetch_features = swapping
+    results, _ = score(scorer, jobs())
+    assert new.calls == [], "the batch was scored by the model swapped in mid-batch"
+    assert {r.model_version for r in results} == {"v-old"}
+
+
+def test_a_store_that_fails_over_scores_the_batch_from_popularity(
+    service_parts, model
+) -> None:
+    from labs.online_serving import FeatureUnavailable
+
+    stand_in = StandIn(model, "v-a")
+    metrics = FallbackCounter()
+    scorer = make_scorer(service_parts, Holder(stand_in), metrics)
+
+    async def unavailable(users, items, used):
+        raise FeatureUnavailable("timeout", "the store did not answer in time")
+
+    scorer.fetch_features = unavailable
+    results, _ = score(scorer, jobs())
+    popularity = service_parts["popularity"]
+    for (_, items), scored in zip(JOBS, results, strict=True):
+        want = popularity.lookup(np.array(items, dtype=np.int64))
+        assert scored.scores.tolist() == want.tolist()
+        assert scored.fallback is True and scored.model_version == "v-a"
+    assert stand_in.calls == [], "the model ran without features"
+    assert metrics.fallbacks == [("timeout", 3)], (
+        f"fallbacks counted {metrics.fallbacks}: one per request of the batch"
+    )
+
+
+def test_each_job_says_where_its_time_went(service_parts, model) -> None:
+    """queue: enqueued to the batch's start; features: the read; model: the call."""
+    stand_in = StandIn(model, "v-a", delay_s=0.1)
+    scorer = make_scorer(service_parts, Holder(stand_in))
+    fetch = scorer.fetch_features
+
+    async def slow(users, items, used):
+        await asyncio.sleep(0.15)
+        return await fetch(users, items, used)
+
+    scorer.fetch_features = slow
+    batch = jobs()
+    for k, job in enumerate(batch):
+        job.enqueued = time.perf_counter() - 0.2 * (k + 1)  # waited 0.2, 0.4, 0.6 s
+    results, _ = score(scorer, batch)
+    for k, scored in enumerate(results):
+        waited = 0.2 * (k + 1)
+        assert waited <= scored.queue_s < waited + 0.08, (k, scored.queue_s)
+        assert 0.15 <= scored.features_s < 0.15 + 0.1, scored.features_s
+        assert 0.1 <= scored.model_s < 0.1 + 0.1, scored.model_s
 
 
 def test_scores_equal_the_offline_scores(url, oracle, model, active_user) -> None:

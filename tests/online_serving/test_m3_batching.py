@@ -1,8 +1,11 @@
 """m3 — dynamic batching: the micro-batcher in-process, then under real HTTP load.
 
 In-process tests drive ``MicroBatcher`` with ``asyncio.run`` and handlers
-that record what they were given; the HTTP test loads a batching server with
-the closed-loop load generator and reads the batch sizes it reports.
+that record what they were given: timed scenarios with the exact batches
+expected, a count of the loop's wake-ups, failures and cancellations. Every
+wait is bounded, so a batcher that leaves a caller waiting fails in seconds.
+The HTTP test loads a batching server with the closed-loop load generator and
+reads the batch sizes it reports.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from serving_helpers import settings_for, settle
+from serving_helpers import WakeUps, bounded, settings_for, settle
 
 from infra.loadgen import run_load
 
@@ -46,6 +49,20 @@ def make(handler, **kwargs):
         return await handler(items)
 
     return MicroBatcher(call, **kwargs)
+
+
+async def submit_on_schedule(batcher, schedule: list[tuple[float, int]]) -> list:
+    """Submit each ``(seconds after start, item)`` on time; every caller's result."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    tasks = []
+    try:
+        for at, item in schedule:
+            await asyncio.sleep(max(0.0, start + at - loop.time()))
+            tasks.append(asyncio.create_task(batcher.submit(item)))
+        return await bounded(asyncio.gather(*tasks), "an answer to every caller")
+    finally:
+        await settle(tasks)
 
 
 arrivals = st.lists(
@@ -95,7 +112,10 @@ def test_concurrent_requests_are_merged_into_one_call() -> None:
     async def main():
         batcher = make(handler, max_batch_size=64, batch_wait_timeout_s=0.05)
         batcher.start()
-        results = await asyncio.gather(*(batcher.submit(x) for x in range(20)))
+        results = await bounded(
+            asyncio.gather(*(batcher.submit(x) for x in range(20))),
+            "an answer to each of 20 callers",
+        )
         batcher.cancel()
         return results
 
@@ -110,7 +130,10 @@ def test_a_full_batch_goes_at_once_without_waiting_for_the_deadline() -> None:
         batcher = make(handler, max_batch_size=8, batch_wait_timeout_s=30.0)
         batcher.start()
         began = time.perf_counter()
-        await asyncio.gather(*(batcher.submit(x) for x in range(16)))
+        await bounded(
+            asyncio.gather(*(batcher.submit(x) for x in range(16))),
+            "two full batches (the deadline is 30 s away)",
+        )
         elapsed = time.perf_counter() - began
         batcher.cancel()
         return elapsed
@@ -132,7 +155,7 @@ def test_the_deadline_counts_from_the_first_request_not_the_latest() -> None:
         first = asyncio.create_task(batcher.submit(1))
         await asyncio.sleep(wait / 2)
         second = asyncio.create_task(batcher.submit(2))
-        await asyncio.gather(first, second)  # gather collects both, even on failure
+        await bounded(asyncio.gather(first, second), "both answers")
         elapsed = time.perf_counter() - began
         batcher.cancel()
         return elapsed
@@ -159,10 +182,13 @@ def test_a_handler_exception_reaches_every_caller_and_the_loop_survives() -> Non
 
         batcher = MicroBatcher(failing, max_batch_size=16, batch_wait_timeout_s=0.02)
         batcher.start()
-        first = await asyncio.gather(
-            *(batcher.submit(x) for x in range(5)), return_exceptions=True
+        first = await bounded(
+            asyncio.gather(
+                *(batcher.submit(x) for x in range(5)), return_exceptions=True
+            ),
+            "the handler's exception at each of 5 callers",
         )
-        after = await batcher.submit(41)
+        after = await bounded(batcher.submit(41), "an answer after a failed batch")
         batcher.cancel()
         return first, after
 
@@ -181,8 +207,11 @@ def test_a_wrong_number_of_results_fails_every_caller() -> None:
 
         batcher = MicroBatcher(short, max_batch_size=4, batch_wait_timeout_s=0.02)
         batcher.start()
-        out = await asyncio.gather(
-            *(batcher.submit(x) for x in range(4)), return_exceptions=True
+        out = await bounded(
+            asyncio.gather(
+                *(batcher.submit(x) for x in range(4)), return_exceptions=True
+            ),
+            "an error at each of the 4 callers of a batch with 3 results",
         )
         batcher.cancel()
         return out
@@ -203,7 +232,7 @@ def test_a_caller_that_gave_up_is_not_computed() -> None:
         try:
             await asyncio.sleep(0.01)
             gone.cancel()
-            result = await keep
+            result = await bounded(keep, "the remaining caller's answer")
         finally:
             await settle([keep, gone])
         batcher.cancel()
@@ -211,6 +240,144 @@ def test_a_caller_that_gave_up_is_not_computed() -> None:
 
     assert run(main()) == 2
     assert handler.batches == [[1]]
+
+
+def test_a_timer_left_from_an_early_batch_does_not_close_the_next() -> None:
+    """Batches [1, 2] and [3, 4]: the first filled early, its deadline must not end the second.
+
+    1 arrives at 0 s and starts a 0.6 s wait; 2 fills the batch at 0.05 s.
+    3 arrives at 0.3 s, so its batch closes at 0.9 s or when 4 fills it at
+    0.75 s. A timer from the first wait, never cancelled, fires at 0.6 s and
+    closes [3] alone: batches [1, 2], [3], [4].
+    """
+    handler = Recorder()
+
+    async def main():
+        batcher = make(handler, max_batch_size=2, batch_wait_timeout_s=0.6)
+        batcher.start()
+        try:
+            return await submit_on_schedule(
+                batcher, [(0.0, 1), (0.05, 2), (0.3, 3), (0.75, 4)]
+            )
+        finally:
+            batcher.cancel()
+
+    assert run(main()) == [2, 4, 6, 8]
+    assert handler.batches == [[1, 2], [3, 4]], (
+        f"batches {handler.batches}: a deadline from an earlier batch closed a later "
+        "one early (cancel each batch's timer once its wait is over)"
+    )
+
+
+def test_a_request_that_waited_behind_a_batch_leaves_at_once() -> None:
+    """The deadline counts from a request's arrival, not from when the loop got to it.
+
+    With a 0.3 s wait and a handler that takes 0.5 s: 1 arrives at 0 s and
+    runs 0.3–0.8 s. 2 arrives at 0.35 s and has waited its 0.3 s by 0.8 s,
+    so it goes alone at once (0.8–1.3 s). 3 arrives at 0.95 s, after 2 left:
+    [1], [2], [3]. A deadline taken from when the loop started waiting
+    (0.8 + 0.3 s) keeps 2 waiting until 1.1 s, and 3 joins it: [2, 3].
+    """
+    handler = Recorder(delay_s=0.5)
+
+    async def main():
+        batcher = make(handler, max_batch_size=8, batch_wait_timeout_s=0.3)
+        batcher.start()
+        try:
+            return await submit_on_schedule(batcher, [(0.0, 1), (0.35, 2), (0.95, 3)])
+        finally:
+            batcher.cancel()
+
+    assert run(main()) == [2, 4, 6]
+    assert handler.batches == [[1], [2], [3]], (
+        f"batches {handler.batches}: a request that already waited "
+        "batch_wait_timeout_s behind the previous batch must leave at once"
+    )
+
+
+def test_the_loop_sleeps_until_an_arrival_a_full_batch_or_the_deadline() -> None:
+    """One timer per batch: the loop wakes a handful of times, not once per millisecond."""
+    handler = Recorder()
+
+    async def main():
+        batcher = make(handler, max_batch_size=8, batch_wait_timeout_s=0.3)
+        counted: list[WakeUps] = []
+        run_loop = batcher._run
+
+        def counting_run():
+            counted.append(WakeUps(run_loop()))
+            return counted[0]
+
+        batcher._run = counting_run  # start() runs this as the loop's task
+        batcher.start()
+        try:
+            schedule = [(0.0, 1), (0.1, 2), (0.2, 3), (0.6, 4), (0.65, 5)]
+            results = await submit_on_schedule(batcher, schedule)
+            await asyncio.sleep(0.3)  # idle: nothing may wake the loop now
+        finally:
+            batcher.cancel()
+        return results, counted[0].count
+
+    results, wakeups = run(main())
+    assert results == [2, 4, 6, 8, 10]
+    assert handler.batches == [[1, 2, 3], [4, 5]], handler.batches
+    assert wakeups <= 12, (
+        f"the batching loop woke {wakeups} times for 2 batches in 1.2 s: it polls. "
+        "Sleep on self._wakeup, set by submit and by one timer per batch."
+    )
+
+
+def test_a_caller_cancelled_mid_batch_leaves_the_others_and_the_loop_working() -> None:
+    handler = Recorder(delay_s=0.1)
+
+    async def main():
+        batcher = make(handler, max_batch_size=4, batch_wait_timeout_s=0)
+        batcher.start()
+        tasks = [asyncio.create_task(batcher.submit(x)) for x in range(3)]
+        try:
+            await asyncio.sleep(0.03)  # the batch is in the handler
+            tasks[1].cancel()
+            done = await bounded(
+                asyncio.gather(tasks[0], tasks[2]), "the two remaining answers"
+            )
+            after = await bounded(batcher.submit(7), "an answer to the next batch")
+        finally:
+            await settle(tasks)
+            batcher.cancel()
+        return done, after
+
+    done, after = run(main())
+    assert done == [0, 4] and after == 14, (done, after)
+    assert handler.batches == [[0, 1, 2], [7]], handler.batches
+
+
+@pytest.mark.given
+def test_a_failure_of_the_loop_itself_reaches_the_batch_it_was_running() -> None:
+    """The safety net in ``_run`` (given): nobody waits forever, later submits are refused."""
+    from labs.online_serving import BatcherClosed
+
+    async def main():
+        batcher = make(Recorder(), max_batch_size=4, batch_wait_timeout_s=0)
+
+        async def broken(batch):  # a bug in _process, not in the handler
+            raise KeyError("a bug in the loop")
+
+        batcher._process = broken
+        batcher.start()
+        first = await bounded(
+            asyncio.gather(
+                *(batcher.submit(x) for x in range(3)), return_exceptions=True
+            ),
+            "an error for each caller of the batch the loop was running",
+        )
+        with pytest.raises(BatcherClosed, match="crashed"):
+            await bounded(batcher.submit(9), "a refusal after the loop crashed")
+        return first, batcher.busy
+
+    first, busy = run(main())
+    assert all(isinstance(r, Exception) for r in first), first
+    assert "a bug in the loop" in str(first[0]), first[0]
+    assert not busy
 
 
 def test_batching_gives_more_predictions_per_second_with_16_callers(model) -> None:
@@ -241,7 +408,11 @@ def test_batching_gives_more_predictions_per_second_with_16_callers(model) -> No
                 await batcher.submit(row)
 
         began = time.perf_counter()
-        await asyncio.gather(*(caller(k) for k in range(16)))
+        await bounded(
+            asyncio.gather(*(caller(k) for k in range(16))),
+            f"answers to {n_rows} rows",
+            timeout_s=30,
+        )
         elapsed = time.perf_counter() - began
         batcher.cancel()
         return n_rows / elapsed
@@ -287,7 +458,7 @@ def test_under_http_load_batches_form_and_nothing_fails(
         "/score",
         payloads,
         concurrency=16,
-        duration_s=1.5,
+        duration_s=1.0,
         max_requests=20_000,
         count_header="x-batch-size",
     )

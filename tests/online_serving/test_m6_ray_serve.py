@@ -1,43 +1,27 @@
 """m6 — scale out: the same app as a Ray Serve deployment with 2 replicas.
 
 The HTTP contract checks of m1 and m2 run unchanged against Serve's proxy.
-Serve starts once for the module (it takes tens of seconds), inside the
-test session's shared Ray, and is shut down after the last test.
+Serve is deployed once for the session, in the background from the start
+(``serve_url`` in conftest.py: it takes tens of seconds), and stopped at the
+end.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
+import httpx
 import numpy as np
 import pytest
 from serving_contract import (
     check_domain_errors,
     check_health,
     check_invalid_bodies,
+    check_non_standard_numbers,
     check_scores,
 )
-from serving_helpers import settings_for
 
 from infra.loadgen import run_load
-from infra.ports import free_port
 
 pytestmark = [pytest.mark.ray, pytest.mark.server, pytest.mark.timeout(240)]
-
-
-@pytest.fixture(scope="module")
-def serve_url(ray_session, registry_root) -> Iterator[str]:
-    from labs.online_serving.serve_app import deploy, shutdown
-
-    try:
-        url = deploy(
-            settings_for(6, registry_root, max_batch_size=16),
-            port=free_port(),
-            num_replicas=2,
-        )
-        yield url
-    finally:
-        shutdown()
 
 
 def test_two_replicas_are_running(serve_url) -> None:
@@ -54,11 +38,18 @@ def test_two_replicas_are_running(serve_url) -> None:
 
 
 def test_health_through_serve(serve_url, model) -> None:
+    """The replicas serve the settings the deploy was given (batches of 16), not defaults."""
     check_health(serve_url, model.version)
+    info = httpx.get(serve_url + "/info").json()
+    assert info["max_batch_size"] == 16, (
+        f"the replicas run max_batch_size={info['max_batch_size']}: build the app "
+        "from the settings passed to the deployment"
+    )
 
 
 def test_bad_requests_through_serve(serve_url) -> None:
     check_invalid_bodies(serve_url)
+    check_non_standard_numbers(serve_url)
     check_domain_errors(serve_url, max_candidates=200)
 
 
