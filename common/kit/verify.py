@@ -52,6 +52,7 @@ Job = Callable[[WarmPytest | None], Finding]
 # Below this many pytest runs, a warm server's own start-up (importing torch
 # and friends once, seconds) costs more than it saves.
 WARM_FROM_RUNS = 12
+SLOWEST = 8  # the slowest runs named after a verify, where to look to make it faster
 
 
 def _note(console: Console | None, finding: Finding) -> Finding:
@@ -105,12 +106,29 @@ def _run_all(
     runs = sum(len(jobs) for jobs in planned.values())
     warm = WarmPytest() if available() and runs >= WARM_FROM_RUNS else None
     order: dict[Future[Finding], tuple[str, int]] = {}
+    took: list[tuple[float, Finding]] = []
+
+    def timed(job: Job) -> Finding:
+        started = time.perf_counter()
+        finding = job(warm)
+        took.append((time.perf_counter() - started, finding))
+        return finding
+
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for lab_id, jobs in planned.items():
             for index, job in enumerate(jobs):
-                order[pool.submit(job, warm)] = (lab_id, index)
+                order[pool.submit(timed, job)] = (lab_id, index)
         for future in as_completed(order):
             _note(console, future.result())  # live progress, in completion order
+    if len(took) > SLOWEST:
+        slowest = sorted(took, key=lambda item: -item[0])[:SLOWEST]
+        console.print(
+            f"[dim]{len(took)} test runs, {sum(t for t, _ in took):.0f} s in all; the "
+            "slowest: "
+            + ", ".join(f"{f.lab} {f.check} {t:.0f} s" for t, f in slowest)
+            + "[/dim]",
+            highlight=False,
+        )
     found: dict[str, list[Finding]] = {lab_id: [] for lab_id in planned}
     for future, (lab_id, _) in sorted(order.items(), key=lambda item: item[1]):
         found[lab_id].append(future.result())
