@@ -11,6 +11,10 @@ load run at a time, ``CONCURRENCY`` connections, a warm-up, then
 
 - ``bare_rps``: ``infra/bare_app.py`` (an empty FastAPI endpoint) on the
   same server settings: the HTTP ceiling of one worker with this client.
+- ``peer_apps``: what a candidate would write instead, FastAPI and a
+  128-512-512-1 MLP (``infra/peer_model_app.py``), ``unbatched`` and with a
+  minimal ``batcher``, same load; ``score_on_vs_peer``: batched /score's
+  requests/s and p99 as ratios to each.
 - ``model_only_rows_per_s``: ``LoadedModel.predict`` alone, in this
   process, one thread, at the batch sizes (in rows) the service used.
 - ``score`` and ``rank`` (100 candidates), each with batching ``off``
@@ -40,8 +44,11 @@ import math
 from typing import Any
 
 from common.results import Results
+from infra.apps import PEER_BATCHED_APP, PEER_MODEL_APP
+from infra.cpus import SERVER_CPU, pin
 from infra.loadgen import LoadResult
 from infra.ports import free_port
+from infra.uvicorn_server import running_uvicorn
 from labs.online_serving import measure
 
 log = logging.getLogger(__name__)
@@ -107,6 +114,7 @@ def bench(results: Results, *, preset: str = "small") -> None:
         results.add("bare_rps", result.ok_rps)
         results.add("bare_p99_ms", result.p99_ms)
         results.add("loadgen_ceiling_rps", result.own_ceiling_rps)
+    results.add("peer_apps", _peer_apps(score))
 
     workloads = {"score": ("/score", score), "rank": ("/rank", rank)}
     figures: dict[str, dict[str, Any]] = {name: {} for name in workloads}
@@ -143,6 +151,17 @@ def bench(results: Results, *, preset: str = "small") -> None:
     if "on" in figures["score"]:
         _compare(results)
     _page(results, have)
+
+
+def _peer_apps(payloads: list[Any]) -> dict[str, Any]:
+    """What a candidate would write instead (``infra/peer_model_app.py``), same load."""
+    out: dict[str, Any] = {}
+    for name, app in (("unbatched", PEER_MODEL_APP), ("batcher", PEER_BATCHED_APP)):
+        with running_uvicorn(app) as server:
+            pin(server.process.pid, SERVER_CPU)
+            out[name] = _figures(_load(server.url, "/score", payloads))
+            log.info("peer %s: %.0f rps", name, out[name]["rps"])
+    return out
 
 
 def _ray_serve(
@@ -189,6 +208,19 @@ def _compare(results: Results) -> None:
         "rank_batching_speedup", f["rank"]["on"]["rps"] / f["rank"]["off"]["rps"]
     )
     results.add("score_on_share_of_bare", on["rps"] / f["bare_rps"])
+    peers = f["peer_apps"]
+    results.add(
+        "score_on_vs_peer",
+        {
+            name: {
+                "rps_ratio": on["rps"] / g["rps"] if g["rps"] else float("nan"),
+                "p99_ratio": on["p99_ms"] / g["p99_ms"]
+                if g["p99_ms"]
+                else float("nan"),
+            }
+            for name, g in peers.items()
+        },
+    )
     results.add("peers", PEERS)
 
 
@@ -201,6 +233,16 @@ def _page(results: Results, have: measure.Implemented) -> None:
             "p99 ms": f["bare_p99_ms"],
         }
     ]
+    for name, g in f["peer_apps"].items():
+        rows.append(
+            {
+                "run": f"peer: FastAPI + MLP, {name}",
+                "requests/s": g["rps"],
+                "p50 ms": g["p50_ms"],
+                "p99 ms": g["p99_ms"],
+                "failed": g["failed"],
+            }
+        )
     for name, label in (
         ("score", "/score"),
         ("rank", f"/rank ({RANK_CANDIDATES} candidates)"),

@@ -19,6 +19,7 @@ The same app runs under uvicorn and as a Ray Serve deployment
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import math
 from collections.abc import AsyncIterator
@@ -44,6 +45,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     service = await asyncio.to_thread(Service.open, app.state.settings)
     service.start()
     app.state.service = service
+    # The tail was the garbage collector: with torch, pandas and the model
+    # loaded, a full collection walks millions of long-lived objects and
+    # stalls every request in flight, which set /score's p99 at ~125 ms
+    # against a p50 of ~10 ms. Nothing loaded so far is garbage, so freeze
+    # it: collections then walk only what requests allocate (p99 ~18 ms).
+    gc.freeze()
     log.info(
         "ready: model %s, store %s",
         service.models.version,
