@@ -9,9 +9,12 @@ and memory, and the labs measure everything themselves.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+_INIT_LOCK = threading.Lock()
 
 
 def init_ray(**overrides: Any) -> dict[str, Any]:
@@ -21,8 +24,13 @@ def init_ray(**overrides: Any) -> dict[str, Any]:
     """
     import ray
 
-    if ray.is_initialized():
-        return {"address": "already-initialized"}
+    with _INIT_LOCK:  # two threads (a background start, a test) must not both init
+        if ray.is_initialized():
+            return {"address": "already-initialized"}
+        return _init(ray, overrides)
+
+
+def _init(ray: Any, overrides: dict[str, Any]) -> dict[str, Any]:
     address = os.environ.get("RAY_ADDRESS")
     kwargs: dict[str, Any] = {
         "include_dashboard": False,
