@@ -81,12 +81,38 @@ def test_tune_runs_eight_trials_and_asha_stops_the_weak_ones(
     )
 
 
+# Half a CPU each: on 2 cores, two workers that reserve whole CPUs wait for
+# anything else the session's Ray still holds (Tune keeps its trial actors for
+# reuse until they are collected), and wait forever if it never lets go.
+CPUS_PER_WORKER = 0.5
+FREE_CPU_WAIT_S = 30
+
+
+def _wait_for_free_cpus(needed: float) -> None:
+    """Bounded: until the session's Ray has ``needed`` CPUs free, or a clear failure."""
+    import gc
+    import time
+
+    import ray
+
+    gc.collect()  # releases actor handles of earlier tests kept only by cycles
+    deadline = time.monotonic() + FREE_CPU_WAIT_S
+    while (free := ray.available_resources().get("CPU", 0.0)) < needed:
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"Ray has {free:g} CPUs free after {FREE_CPU_WAIT_S} s, the workers "
+                f"need {needed:g}: an earlier test left actors holding them."
+            )
+        time.sleep(0.2)
+
+
 def test_ddp_on_two_workers_matches_single_process(
     ray_session, encoded, tmp_path_factory
 ) -> None:
     train, valid, sizes, config = encoded
     epochs = 2
     single = train_single_process(train, sizes, config, epochs)
+    _wait_for_free_cpus(2 * CPUS_PER_WORKER)
     # Bounded: a worker with one batch more than the other waits forever in
     # the all-reduce, and the test should say so in minutes, not at the timeout.
     done: dict = {}
@@ -99,7 +125,7 @@ def test_ddp_on_two_workers_matches_single_process(
                 config,
                 epochs,
                 num_workers=2,
-                cpus_per_worker=1.0,
+                cpus_per_worker=CPUS_PER_WORKER,
                 storage_path=storage,
             )
         except BaseException as exc:  # re-raised below, in the test
