@@ -88,6 +88,11 @@ def run_pytest(
             "common.kit.pytest_plugin",
             "-p",
             "no:cacheprovider",
+            # schemathesis' plugin (for the OpenAPI fuzz, not a milestone test)
+            # blanks the arguments of hypothesis' falsifying examples, the line
+            # a candidate pastes to reproduce a failure.
+            "-p",
+            "no:schemathesis",
             "-q",
             "--no-header",
             "-rN",
