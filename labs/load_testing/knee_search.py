@@ -129,6 +129,11 @@ class KneeSearch:
         return low > 0 and high / low <= 1 + 2 * self.tolerance + 1e-9
 
     @property
+    def runs(self) -> int:
+        """Load runs made, over every rate."""
+        return sum(len(p.runs) for p in self.probes)
+
+    @property
     def unstable(self) -> list[float]:
         """Rates whose runs never agreed on the verdict."""
         return [p.rate for p in self.probes if not p.agree]
@@ -147,7 +152,7 @@ class KneeSearch:
             "bracket": [low, high if math.isfinite(high) else None],
             "resolved": self.resolved,
             "rates measured": len(self.probes),
-            "runs": sum(len(p.runs) for p in self.probes),
+            "runs": self.runs,
             "p99 spread at knee ms": list(self.low.p99_spread) if self.low else None,
             "unstable rates": self.unstable,
             "generator limited": self.generator_limited,

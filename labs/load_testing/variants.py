@@ -178,7 +178,7 @@ class Outcome:
         low, high = search.bracket
         return {
             "knee bracket rps": f"{low:,.0f}–{high:,.0f}",
-            "runs": search.summary()["runs"],
+            "runs": search.runs,
         }
 
     def _note(self) -> str:
