@@ -32,6 +32,23 @@ def _overlay_dirs() -> list[Path]:
     return [Path(folder).resolve() for folder in json.loads(raw).values()]
 
 
+def _example(notes: list[str]) -> list[str]:
+    """The falsifying example's lines, without hypothesis' replay blob.
+
+    On a CI machine hypothesis also prints "@reproduce_failure(...)": a decorator
+    for the kit's own test file, which a candidate should not edit.
+    """
+    lines = [
+        line.rstrip()
+        for note in notes
+        for line in note.splitlines()
+        if not line.startswith("You can reproduce this test case")
+    ]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
 def _is_timeout(text: str) -> bool:
     return "Timeout" in text and "pytest-timeout" in text
 
@@ -73,7 +90,7 @@ def _condense(
         "line": where[1] if where else None,
         "message": _cut(lines[0] if lines else excinfo.typename),
         "details": details,
-        "example": [line.rstrip() for note in notes for line in note.splitlines()],
+        "example": _example(notes),
         "exception": excinfo.typename,
         "timeout": timeout,
     }
