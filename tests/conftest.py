@@ -85,8 +85,8 @@ def pytest_collection_modifyitems(
     Ray clusters never compete for the same two cores.
     """
     path = os.environ.get("LABKIT_RAY_LOCK")
-    if not path or fcntl is None:
-        return
+    if not path or fcntl is None or config.option.collectonly:
+        return  # collecting starts no Ray (verify's starter check only collects)
     if any(
         item.get_closest_marker("ray") or "ray_session" in item.fixturenames  # type: ignore[attr-defined]
         for item in items

@@ -174,6 +174,28 @@ def _worker_loop(params: dict[str, Any]) -> None:
             # END SOLUTION
 
 
+def ddp_on_rank(spec: dict[str, Any]) -> dict[str, Any] | None:
+    """One rank of the same loop under plain ``torch.distributed``, without Ray.
+
+    Run on every rank of a gloo group by ``infra.torch_dist.launch`` (which
+    joins the group first): the seeded model wrapped in
+    ``DistributedDataParallel`` and :func:`run_epochs` on this rank's shard.
+    Rank 0 returns ``{"state": core weights, "rows": rows per epoch}``; the
+    others ``None``. It checks the sharding in seconds, where a
+    ``TorchTrainer`` needs tens of them to start its workers.
+    """
+    import torch.distributed as dist
+
+    config = TrainConfig.from_dict(spec["config"])
+    train: Encoded = spec["train"]
+    rank, world = dist.get_rank(), dist.get_world_size()
+    with deterministic(config.seed, threads=1):
+        core = build_model(*spec["sizes"], train.dense.shape[1], config)
+        model = torch.nn.parallel.DistributedDataParallel(core)
+        _, rows = run_epochs(model, core, train, config, spec["epochs"], rank, world)
+    return {"state": core.state_dict(), "rows": rows} if rank == 0 else None
+
+
 def train_data_parallel(
     train: Encoded,
     sizes: tuple[int, int],

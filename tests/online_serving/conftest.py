@@ -140,10 +140,14 @@ def serve_deployment(registry_root: Path) -> Iterator[Future[str]]:
     finally:
         pool.shutdown(wait=True)  # a deploy in progress ends (or fails) first
         if started_here:  # the thread got as far as Ray
+            ours = started_here[0]
             try:
-                shutdown()
+                # After a failed deploy Serve's graceful shutdown waits out its
+                # 30 s timeout; a Ray started here stops every actor anyway.
+                if future.exception() is None or not ours:
+                    shutdown()
             finally:
-                if started_here[0]:
+                if ours:
                     ray.shutdown()
 
 

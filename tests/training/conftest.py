@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from labs.training import (
+    Preprocessor,
     Splits,
     TrainConfig,
     TrainingSet,
@@ -109,6 +110,20 @@ def tiny_set() -> TrainingSet:
 @pytest.fixture(scope="session")
 def splits(tiny_set: TrainingSet) -> Splits:
     return time_split(tiny_set.frame, FRACTIONS)
+
+
+@pytest.fixture(scope="session")
+def encoded(
+    tiny_set: TrainingSet, splits: Splits
+) -> tuple[Any, Any, tuple[int, int], TrainConfig]:
+    """m6's rows: ``(train, valid, (users, items), config)``, encoded by the default config."""
+    config = TrainConfig()
+    prep = Preprocessor.fit(
+        splits.train, tiny_set.features, tiny_set.defaults, config.min_count
+    )
+    train = prep.encode(splits.train, with_label=True)
+    valid = prep.encode(splits.valid, with_label=True)
+    return train, valid, (prep.users.size, prep.items.size), config
 
 
 @pytest.fixture(scope="session")

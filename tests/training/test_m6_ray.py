@@ -14,8 +14,6 @@ import numpy as np
 import pytest
 
 from labs.training import (
-    Preprocessor,
-    TrainConfig,
     train_data_parallel,
     train_single_process,
     tune_model,
@@ -25,17 +23,6 @@ from labs.training.train import validate
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.timeout(300)]
 DDP_WAIT_S = 150  # the TorchTrainer's run, start-up included
-
-
-@pytest.fixture(scope="module")
-def encoded(tiny_set, splits):
-    config = TrainConfig()
-    prep = Preprocessor.fit(
-        splits.train, tiny_set.features, tiny_set.defaults, config.min_count
-    )
-    train = prep.encode(splits.train, with_label=True)
-    valid = prep.encode(splits.valid, with_label=True)
-    return train, valid, (prep.users.size, prep.items.size), config
 
 
 def test_tune_runs_eight_trials_and_asha_stops_the_weak_ones(
