@@ -4,10 +4,11 @@ Everything expensive is session-scoped. The tiny production model and
 feature store come from the training and feature-store labs (cached on
 disk). The requests are written to a private folder (12 partitions, ~51k
 rows). ``scored_job`` runs the pipeline (m2) once on the session's Ray (2
-actors); ``finished_job`` commits those partitions (m3) into an output
-folder without scoring anything again. The pipeline, exactly-once and
-publish tests all read them, so the suite starts Ray actors as few times as
-possible, and each milestone's fixtures need only the milestones before it.
+actors). ``finished_job`` is the same job scored in this process by the
+actors' own ``Scorer`` (no Ray: seconds, not Ray's start-up) and committed
+(m3) into an output folder; the exactly-once and publish tests read it, so
+only the tests of the pipeline itself start Ray, and each milestone's
+fixtures need only the milestones before it.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class ScoredJob:
 
 @dataclass
 class FinishedJob:
-    """``scored_job``'s partitions committed into ``output``, as a finished job."""
+    """The tiny job's partitions committed into ``output``, as a finished job."""
 
     spec: Any  # JobSpec
     plan: Any  # JobPlan
@@ -181,19 +182,49 @@ def scored_job(
     return ScoredJob(plan, config, done, stats)
 
 
+def score_in_process(plan: Any) -> list[Any]:
+    """Every partition of ``plan`` scored here, row group by row group, as the actors do.
+
+    The same read (``read_row_groups``), the same ``Scorer`` and the same
+    checks (``finish_partition``) as the Ray pipeline, in one process.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    from labs.batch_serving.pipeline import finish_partition
+    from labs.batch_serving.reader import read_row_groups, read_tasks
+    from labs.batch_serving.scorer import Scorer, ScorerConfig
+
+    scorer = Scorer(
+        ScorerConfig(
+            registry_root=str(plan.registry_root),
+            model_version=plan.version,
+            store_root=None if plan.store_root is None else str(plan.store_root),
+            join_features=tuple(plan.join_features),
+        )
+    )
+    done = []
+    for partition in plan.partitions:
+        chunks = []
+        for task in read_tasks([[f.resolve() for f in partition.files]]):
+            batch = {key: np.array([value]) for key, value in task.items()}
+            table = read_row_groups(batch, columns=list(plan.read_columns))
+            chunks.append(pa.Table.from_pandas(scorer(table), preserve_index=False))
+        done.append(finish_partition(partition, chunks))
+    return done
+
+
 @pytest.fixture(scope="session")
 def finished_job(
-    scored_job: ScoredJob,
-    make_spec: Callable[..., Any],
-    tmp_path_factory: pytest.TempPathFactory,
+    make_spec: Callable[..., Any], tmp_path_factory: pytest.TempPathFactory
 ) -> FinishedJob:
-    """``scored_job`` committed (m3) into a fresh output folder: a finished job."""
+    """The tiny job scored in this process and committed (m3): a finished job, no Ray."""
     from labs.batch_serving import OutputCommitter, plan_job
 
     spec = make_spec(tmp_path_factory.mktemp("finished") / "scores")
     plan = plan_job(spec)
     with OutputCommitter(spec.output_dir, plan.identity) as committer:
-        for done in scored_job.partitions:
+        for done in score_in_process(plan):
             committer.commit(done.partition, done.table)
     return FinishedJob(spec, plan, spec.output_dir)
 

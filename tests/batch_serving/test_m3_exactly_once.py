@@ -31,7 +31,6 @@ from labs.batch_serving.commit import MANIFEST, PART_FILE, TEMP_MARK, part_path
 from labs.batch_serving.publish import check_complete
 
 
-@pytest.mark.ray
 @pytest.mark.slow
 def test_the_output_mirrors_the_input_and_the_manifest_lists_it(
     finished_job, requests_root

@@ -84,7 +84,6 @@ def expected_slates(finished_job):
     return brute_top_items(read_output(finished_job.output), 10)
 
 
-@pytest.mark.ray
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize(
@@ -127,7 +126,6 @@ def test_publish_writes_every_users_slate_once(
         online.teardown()
 
 
-@pytest.mark.ray
 @pytest.mark.slow
 def test_a_newer_job_replaces_the_slates_and_an_older_one_does_not(
     finished_job, copy_output
@@ -147,7 +145,6 @@ def test_a_newer_job_replaces_the_slates_and_an_older_one_does_not(
     assert publish_top_items(newer, online).written == first.users  # newer: replaces
 
 
-@pytest.mark.ray
 @pytest.mark.slow
 @pytest.mark.given
 def test_an_unfinished_job_is_not_published(finished_job, copy_output) -> None:
