@@ -35,7 +35,9 @@ def verify(
     ] = False,
     jobs: Annotated[
         int | None,
-        typer.Option(help="Checks to run at once (default: one per CPU core)."),
+        typer.Option(
+            help="Checks to run at once (default: one more than the CPU cores)."
+        ),
     ] = None,
     cache: Annotated[
         bool,

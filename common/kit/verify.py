@@ -17,7 +17,9 @@ For each lab:
 6. **starter** – the full starter imports cleanly and its tests collect.
 
 The checks that run tests are independent pytest processes, so they run in
-parallel (``--jobs``, default: one per core). Tests that start Ray take a
+parallel (``--jobs``, default: one more than the cores: a run spends part of
+its time waiting on the servers and processes it starts; on 2 cores, with 3
+at once, a fifth of the CPU time was still idle). Tests that start Ray take a
 machine-wide lock (``LABKIT_RAY_LOCK``, honoured by ``tests/conftest.py``), so
 two local Ray clusters never compete for two cores. A lab whose inputs are
 unchanged since its last clean run is not verified again
@@ -172,7 +174,7 @@ def verify(
             )
             findings[lab.id] = [_note(console, f) for f in static]
             planned[lab.id] = lab_jobs
-        workers = jobs or os.cpu_count() or 1
+        workers = jobs or (os.cpu_count() or 1) + 1
         for lab_id, done in _run_all(planned, workers, console).items():
             findings[lab_id].extend(done)
     for lab in labs:
