@@ -44,14 +44,21 @@ class RedisServer:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def start_redis(workdir: Path | None = None, timeout_s: float = 10.0) -> RedisServer:
-    """Start ``redis-server`` on 127.0.0.1 and a free port; persistence off."""
+def start_redis(
+    workdir: Path | None = None, timeout_s: float = 10.0, port: int | None = None
+) -> RedisServer:
+    """Start ``redis-server`` on 127.0.0.1 and a free port; persistence off.
+
+    Given a ``workdir`` and a ``port``, it restarts a server where it was: it
+    loads the ``dump.rdb`` a ``SAVE`` left there, and clients that point at
+    the port reconnect to it.
+    """
     binary = redis_binary()
     if binary is None:
         raise RedisUnavailable(f"redis-server is not on PATH; {INSTALL_HINT}.")
     owned = workdir is None
     workdir = workdir or Path(tempfile.mkdtemp(prefix="labkit-redis-"))
-    port = free_port()
+    port = port or free_port()
     args = [
         binary,
         "--bind",

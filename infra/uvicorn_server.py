@@ -58,6 +58,7 @@ def start_uvicorn(
     timeout_s: float = 60.0,
     log_dir: Path | None = None,
     extra_args: tuple[str, ...] = (),
+    port: int | None = None,
 ) -> UvicornServer:
     """Start ``uvicorn <app>`` and wait until ``health_path`` answers 200.
 
@@ -68,8 +69,10 @@ def start_uvicorn(
         health_path: polled until it answers 200.
         timeout_s: how long to wait for the health check.
         log_dir: where the server's log goes (a temp dir by default).
+        port: the port to listen on (a free one by default); a given one
+            restarts a server where its clients already point.
     """
-    port = free_port()
+    port = port or free_port()
     args = [
         sys.executable,
         "-m",

@@ -8,7 +8,9 @@ Writes ``results/batch_serving/README.md``:
 1. rows/s by actor count and batch size on one day of requests, beside the
    same scoring in a plain single-process loop (Ray's overhead);
 2. the week's job killed at ~70% (a real process exit) and resumed:
-   partitions skipped and written, duplicates and gaps;
+   partitions skipped and written, duplicates and gaps; then a scoring
+   worker killed in the middle of a day's job (``run_faults.py``): rows
+   expected, written, duplicated and missing;
 3. the scores published to the online store as per-user slates, and
    what a lookup costs next to scoring online;
 4. the same job on a two-node local Ray cluster: where each node's work went;
@@ -37,6 +39,7 @@ from labs.batch_serving.commit import read_output
 from labs.batch_serving.publish import publish_top_items, read_top_items
 from labs.batch_serving.reader import read_row_groups, read_tasks
 from labs.batch_serving.run_as_process import crash_and_resume, two_nodes
+from labs.batch_serving.run_faults import worker_killed
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +76,7 @@ def run(results: Results, *, preset: str = "small") -> None:
         work = Path(tmp)
         sweep = _throughput(results, setup)
         report = crash_and_resume(results, setup, work)
+        worker_killed(results, setup, work)
         _publish(results, setup, work / "week")
         two_nodes(results, setup, work)
         _sizing(results, sweep, report)

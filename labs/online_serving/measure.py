@@ -94,13 +94,15 @@ class Implemented:
         return Settings(**knobs)
 
 
-def start(settings: Settings | None, *, cpu: int | None = SERVER_CPU) -> UvicornServer:
-    """The ranking service (or the bare app, for ``None``) on a free port, ready."""
+def start(
+    settings: Settings | None, *, cpu: int | None = SERVER_CPU, port: int | None = None
+) -> UvicornServer:
+    """The ranking service (or the bare app, for ``None``) on ``port`` (or a free one), ready."""
     if settings is None:
-        server = start_uvicorn(BARE_APP)
+        server = start_uvicorn(BARE_APP, port=port)
     else:
         server = start_uvicorn(
-            SERVING_APP, env=settings.as_env(), health_path="/readyz"
+            SERVING_APP, env=settings.as_env(), health_path="/readyz", port=port
         )
     pin(server.process.pid, cpu)
     return server

@@ -17,11 +17,13 @@ own process (pinned to core 1), closed loop, for a couple of seconds:
    without the bounded queue (503 + Retry-After).
 5. **Hot swap**: a new version promoted in the middle of a load run.
 6. **Ray Serve**: the same app on 2 replicas behind Serve's proxy.
+7. **Faults**: Redis killed under load and started again, then the service
+   itself killed (SIGKILL) and restarted on its port: what clients saw.
 
-Sections 1–2 are in ``run_batching.py``, 3–5 in ``run_resilience.py``. The
-prose under each table is computed from the figures above it. With
-``--mine``, what needs a milestone the copy does not implement yet is
-skipped, and the page says so (``measure.Implemented``).
+Sections 1–2 are in ``run_batching.py``, 3–5 in ``run_resilience.py``, 7 in
+``run_faults.py``. The prose under each table is computed from the figures
+above it. With ``--mine``, what needs a milestone the copy does not
+implement yet is skipped, and the page says so (``measure.Implemented``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from common.results import Results
 from infra.ports import free_port
 from labs.online_serving import measure
 from labs.online_serving.run_batching import RANK_CANDIDATES, batching_sections
+from labs.online_serving.run_faults import faults
 from labs.online_serving.run_resilience import (
     FEATURE_TIMEOUT_S,
     QUEUE_BOUND,
@@ -110,6 +113,8 @@ def run(results: Results, *, preset: str = "small") -> None:
         if have.serve:
             _ray_serve(results, have, base, score)
             clock["ray serve"] = time.perf_counter() - began - sum(clock.values())
+        faults(results, have, base, score)
+        clock["faults"] = time.perf_counter() - began - sum(clock.values())
     results.add("load_average_end", measure.load_average())
     f = results.figures
     caveat = (
