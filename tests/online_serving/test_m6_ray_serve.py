@@ -24,22 +24,6 @@ from infra.loadgen import run_load
 pytestmark = [pytest.mark.ray, pytest.mark.server, pytest.mark.timeout(240)]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _serve_stopped_after_these_tests(serve_deployment):
-    """Stop Serve once this module is done, not at the session's end.
-
-    Its two replicas hold half a CPU each of the session's Ray; a later
-    module's Ray tests (batch scoring, training) need those CPUs. After a
-    failed deploy there is nothing to stop (and Serve's graceful shutdown
-    would wait out its 30 s timeout).
-    """
-    yield
-    if serve_deployment.done() and serve_deployment.exception() is None:
-        from labs.online_serving.serve_app import shutdown
-
-        shutdown()
-
-
 def test_two_replicas_are_running(serve_url) -> None:
     from ray import serve
 
