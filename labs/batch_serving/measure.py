@@ -14,18 +14,24 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from labs.batch_serving.pipeline import PipelineConfig, PipelineStats, score_partitions
+from labs.batch_serving.pipeline import (
+    PipelineConfig,
+    PipelineStats,
+    actor_config,
+    score_partitions,
+)
 from labs.batch_serving.plan import JobPlan, JobSpec, plan_job
 from labs.batch_serving.reader import read_row_groups, read_tasks
 from labs.batch_serving.requests import Partition, ensure_requests
-from labs.batch_serving.scorer import Scorer, ScorerConfig
+from labs.batch_serving.scorer import Scorer
 
 
 @dataclass
@@ -37,6 +43,18 @@ class Setup:
     registry_root: Path
     store_root: Path
     requests_root: Path
+
+    def first_day(self, output: Path) -> JobSpec:
+        """A job over the first day's partitions of the requests, into ``output``."""
+        day = self.plan.partitions[0].name.split("/")[0]
+        return JobSpec(
+            self.requests_root,
+            output,
+            self.registry_root,
+            self.plan.version,
+            self.store_root,
+            partitions=f"{day}/*",
+        )
 
 
 def setup(preset: str, seed: int = 0, output: Path | None = None) -> Setup:
@@ -64,28 +82,34 @@ def load_average() -> float:
     return os.getloadavg()[0]
 
 
+def local_scorer(plan: JobPlan, threads: int = 1) -> Scorer:
+    """The scoring actors' own ``Scorer``, built in this process for ``plan``."""
+    return Scorer(actor_config(plan, threads))
+
+
+def score_locally(
+    plan: JobPlan, partition: Partition, scorer: Scorer, batch_size: int
+) -> Iterator[pd.DataFrame]:
+    """``partition``'s rows read and scored here, ``batch_size`` at a time, as the actors do."""
+    columns = list(plan.read_columns)
+    for task in read_tasks([partition.files]):
+        table = read_row_groups({k: np.array([v]) for k, v in task.items()}, columns)
+        for start in range(0, table.num_rows, batch_size):
+            yield scorer(table.slice(start, batch_size))
+
+
 def single_process(
     plan: JobPlan, partitions: Sequence[Partition], batch_size: int, threads: int = 1
 ) -> dict[str, Any]:
     """Read, join and score ``partitions`` in this process, ``batch_size`` rows at a time."""
     started = time.perf_counter()
-    scorer = Scorer(
-        ScorerConfig(
-            registry_root=str(plan.registry_root),
-            model_version=plan.version,
-            store_root=None if plan.store_root is None else str(plan.store_root),
-            join_features=tuple(plan.join_features),
-            threads=threads,
-        )
-    )
+    scorer = local_scorer(plan, threads)
     startup = time.perf_counter() - started
     cpu = time.process_time()
     rows = 0
-    columns = list(plan.read_columns)
-    for task in read_tasks([p.files for p in partitions]):
-        table = read_row_groups({k: np.array([v]) for k, v in task.items()}, columns)
-        for start in range(0, table.num_rows, batch_size):
-            rows += len(scorer(table.slice(start, batch_size)))
+    for partition in partitions:
+        for scored in score_locally(plan, partition, scorer, batch_size):
+            rows += len(scored)
     cpu_s = time.process_time() - cpu
     seconds = time.perf_counter() - started
     return {

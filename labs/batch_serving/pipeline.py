@@ -288,6 +288,20 @@ def timed(
         yield block
 
 
+def actor_config(
+    plan: JobPlan, threads: int = 1, faults: ActorFaults | None = None
+) -> ScorerConfig:
+    """What each scoring actor (or a scorer in this process) needs for ``plan``."""
+    return ScorerConfig(
+        registry_root=str(plan.registry_root),
+        model_version=plan.version,
+        store_root=None if plan.store_root is None else str(plan.store_root),
+        join_features=tuple(plan.join_features),
+        threads=threads,
+        faults=faults or ActorFaults(),
+    )
+
+
 def score_partitions(
     plan: JobPlan,
     partitions: Sequence[Partition],
@@ -324,14 +338,7 @@ def score_partitions(
     if not partitions:
         return
     tasks = read_tasks([[f.resolve() for f in p.files] for p in partitions])
-    scorer_config = ScorerConfig(
-        registry_root=str(plan.registry_root),
-        model_version=plan.version,
-        store_root=None if plan.store_root is None else str(plan.store_root),
-        join_features=tuple(plan.join_features),
-        threads=config.threads,
-        faults=faults or ActorFaults(),
-    )
+    scorer_config = actor_config(plan, config.threads, faults)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False

@@ -144,15 +144,7 @@ def two_nodes(results: Results, setup: measure.Setup, work: Path) -> None:
     from infra.ray_cluster import local_cluster
 
     plan = setup.plan
-    day = plan.partitions[0].name.split("/")[0]
-    spec = JobSpec(
-        setup.requests_root,
-        work / "cluster",
-        setup.registry_root,
-        plan.version,
-        setup.store_root,
-        partitions=f"{day}/*",
-    )
+    spec = setup.first_day(work / "cluster")
     parts = select_partitions(plan.partitions, spec.partitions)
     report_path = work / "cluster-report.json"
     started = time.perf_counter()

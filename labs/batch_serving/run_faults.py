@@ -28,7 +28,6 @@ from labs.batch_serving import measure
 from labs.batch_serving.commit import read_manifest, read_output
 from labs.batch_serving.job import run_job
 from labs.batch_serving.pipeline import PipelineConfig, input_ids
-from labs.batch_serving.plan import JobSpec
 from labs.batch_serving.requests import select_partitions
 
 log = logging.getLogger(__name__)
@@ -40,7 +39,10 @@ POLL_S = 0.05
 
 
 def scoring_workers(known: set[int]) -> list[Any]:
-    """This process's Ray actor processes running a map worker, not in ``known``."""
+    """This process's Ray actor processes running a map worker, not in ``known``.
+
+    Its own Ray's processes are this process's descendants; another Ray's are not.
+    """
     import psutil
 
     found = []
@@ -56,15 +58,7 @@ def scoring_workers(known: set[int]) -> list[Any]:
 def worker_killed(results: Results, setup: measure.Setup, work: Path) -> None:
     """Kill a scoring actor of a running job; count the rows of its output."""
     plan = setup.plan
-    day = plan.partitions[0].name.split("/")[0]
-    spec = JobSpec(
-        setup.requests_root,
-        work / "worker-killed",
-        setup.registry_root,
-        plan.version,
-        setup.store_root,
-        partitions=f"{day}/*",
-    )
+    spec = setup.first_day(work / "worker-killed")
     parts = select_partitions(plan.partitions, spec.partitions)
     before = {p.pid for p in scoring_workers(set())}
     outcome: dict[str, Any] = {}

@@ -182,36 +182,24 @@ def scored_job(
     return ScoredJob(plan, config, done, stats)
 
 
-def score_in_process(plan: Any) -> list[Any]:
-    """Every partition of ``plan`` scored here, row group by row group, as the actors do.
-
-    The same read (``read_row_groups``), the same ``Scorer`` and the same
-    checks (``finish_partition``) as the Ray pipeline, in one process.
-    """
-    import numpy as np
+def score_in_process(plan: Any, batch_size: int = 1024) -> list[Any]:
+    """Every partition of ``plan`` scored here by the actors' own ``Scorer`` and checked."""
     import pyarrow as pa
 
+    from labs.batch_serving.measure import local_scorer, score_locally
     from labs.batch_serving.pipeline import finish_partition
-    from labs.batch_serving.reader import read_row_groups, read_tasks
-    from labs.batch_serving.scorer import Scorer, ScorerConfig
 
-    scorer = Scorer(
-        ScorerConfig(
-            registry_root=str(plan.registry_root),
-            model_version=plan.version,
-            store_root=None if plan.store_root is None else str(plan.store_root),
-            join_features=tuple(plan.join_features),
+    scorer = local_scorer(plan)
+    return [
+        finish_partition(
+            partition,
+            [
+                pa.Table.from_pandas(scored, preserve_index=False)
+                for scored in score_locally(plan, partition, scorer, batch_size)
+            ],
         )
-    )
-    done = []
-    for partition in plan.partitions:
-        chunks = []
-        for task in read_tasks([[f.resolve() for f in partition.files]]):
-            batch = {key: np.array([value]) for key, value in task.items()}
-            table = read_row_groups(batch, columns=list(plan.read_columns))
-            chunks.append(pa.Table.from_pandas(scorer(table), preserve_index=False))
-        done.append(finish_partition(partition, chunks))
-    return done
+        for partition in plan.partitions
+    ]
 
 
 @pytest.fixture(scope="session")

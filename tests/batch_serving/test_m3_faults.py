@@ -29,7 +29,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import psutil
 import pytest
 
 import labs.batch_serving.job as job_module
@@ -45,6 +44,7 @@ from labs.batch_serving import (
 from labs.batch_serving.commit import TEMP_MARK, part_path
 from labs.batch_serving.job import run_job_process
 from labs.batch_serving.publish import check_complete
+from labs.batch_serving.run_faults import scoring_workers
 
 FULL_AT = 3  # the disk fills up while this partition (1-based) is written
 KILL_WAIT_S = 120.0  # for the job to commit a partition with an actor still scoring
@@ -152,18 +152,6 @@ def test_a_full_disk_stops_the_job_with_nothing_partial_and_the_rerun_finishes(
     report = run_job(spec, PipelineConfig(num_actors=2))
     assert (report.skipped, report.written) == (FULL_AT - 1, 12 - FULL_AT + 1)
     assert_exactly_once(spec.output_dir, offline_scores, finished_job)
-
-
-def scoring_workers(known: set[int]) -> list[psutil.Process]:
-    """This session's Ray actor processes running a map worker, not in ``known``."""
-    found = []
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if child.pid not in known and "MapWorker" in " ".join(child.cmdline()):
-                found.append(child)
-        except psutil.Error:  # gone already
-            continue
-    return found
 
 
 @pytest.mark.ray
