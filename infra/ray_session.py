@@ -31,17 +31,21 @@ def init_ray(**overrides: Any) -> dict[str, Any]:
 
 
 def _init(ray: Any, overrides: dict[str, Any]) -> dict[str, Any]:
-    address = os.environ.get("RAY_ADDRESS")
+    address = overrides.get("address", os.environ.get("RAY_ADDRESS"))
     kwargs: dict[str, Any] = {
         "include_dashboard": False,
         "log_to_driver": False,
         "configure_logging": True,
         "logging_level": "ERROR",
     }
-    if address:
+    if address and address != "local":  # join: the cluster's settings hold
         kwargs["address"] = address
     else:
         kwargs["num_cpus"] = os.cpu_count() or 2
+        # Ray's own metrics export has no collector here (the dashboard is
+        # off), and a driver that recorded metrics (Ray Serve's do) waits out
+        # the exporter's flush at shutdown: about 20 s per session.
+        kwargs["_system_config"] = {"enable_metrics_collection": False}
     kwargs.update(overrides)
     ray.init(**kwargs)
     return kwargs

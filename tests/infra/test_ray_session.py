@@ -1,0 +1,46 @@
+"""init_ray's arguments: a local Ray without the dashboard or Ray's metrics export."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.ray_session import _init
+
+
+class FakeRay:
+    def __init__(self) -> None:
+        self.kwargs: dict[str, Any] = {}
+
+    def init(self, **kwargs: Any) -> None:
+        self.kwargs = kwargs
+
+
+def test_a_local_ray_exports_no_metrics_and_starts_no_dashboard(monkeypatch):
+    # With no collector to receive them, a driver that recorded metrics (Ray
+    # Serve's do) waited out the exporter's flush at shutdown: 24 s -> 5 s.
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    ray = FakeRay()
+    _init(ray, {})
+    assert ray.kwargs["include_dashboard"] is False
+    assert ray.kwargs["_system_config"] == {"enable_metrics_collection": False}
+    assert ray.kwargs["num_cpus"] >= 1
+
+
+def test_joining_a_cluster_passes_its_address_and_no_system_config(monkeypatch):
+    # Ray refuses _system_config when joining: the cluster's own config holds.
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:6379")
+    ray = FakeRay()
+    _init(ray, {})
+    assert ray.kwargs["address"] == "127.0.0.1:6379"
+    assert "_system_config" not in ray.kwargs
+    assert "num_cpus" not in ray.kwargs
+
+
+def test_an_address_passed_in_joins_and_local_starts_a_new_ray(monkeypatch):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    joined, local = FakeRay(), FakeRay()
+    _init(joined, {"address": "127.0.0.1:6379"})
+    _init(local, {"address": "local"})
+    assert "_system_config" not in joined.kwargs and "num_cpus" not in joined.kwargs
+    assert local.kwargs["address"] == "local"
+    assert local.kwargs["_system_config"] == {"enable_metrics_collection": False}
