@@ -14,14 +14,10 @@ import os
 from collections.abc import Iterator
 from typing import IO
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: verify runs Ray tests unlocked
-    fcntl = None  # type: ignore[assignment]
-
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 
+from common.kit.ray_lane import RAY_BUSY_EXIT, take_lock
 from infra.redis_server import INSTALL_HINT, RedisServer, redis_binary, start_redis
 
 settings.register_profile(
@@ -74,25 +70,59 @@ def redis_url(redis_server: RedisServer) -> str:
     return redis_server.url
 
 
+def uses_ray(item: pytest.Item) -> bool:
+    """Whether ``item`` starts (or joins) Ray: marked ``ray`` or asks for ``ray_session``."""
+    return bool(item.get_closest_marker("ray")) or "ray_session" in getattr(
+        item, "fixturenames", ()
+    )
+
+
+def _group(item: pytest.Item, ray: bool) -> str | None:
+    """The xdist group of ``item``: ``ray``, its lab's folder, or none (any worker)."""
+    if ray:
+        return "ray"
+    try:
+        parts = item.path.relative_to(item.config.rootpath).parts
+    except ValueError:  # a test file outside the kit
+        return None
+    if len(parts) > 2 and parts[0] == "tests":
+        lab = parts[1]
+        if (item.config.rootpath / "labs" / lab).is_dir():
+            return lab
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(
     config: pytest.Config, items: list[pytest.Item]
 ) -> None:
-    """Under ``labkit verify``, hold the machine-wide Ray lock while Ray tests run.
+    """One Ray at a time: in ``make test``'s parallel workers, and under ``labkit verify``.
 
-    ``labkit verify`` runs several pytest processes at once and names a lock
-    file in ``LABKIT_RAY_LOCK``. A run that will start Ray takes the lock for
-    its whole session (the lock is freed when the process exits), so two local
-    Ray clusters never compete for the same two cores.
+    ``make test`` runs the suite on pytest-xdist workers (``--dist loadgroup``):
+    every Ray test joins the group ``ray``, so one worker runs them all in one
+    Ray session, and every other test of a lab the group of its lab, so the
+    lab's session fixtures (servers, models) are built by one worker only.
+    The harness's and infra's tests go to whichever worker is free.
+
+    Under ``labkit verify``, a run that will start Ray holds the machine-wide
+    Ray lock for its whole session, so two local Ray clusters never compete
+    for the same two cores; a run that verify asked to *defer* stops before
+    any test with ``RAY_BUSY_EXIT``, and verify runs it again on its Ray lane
+    (``common.kit.ray_lane``).
     """
-    path = os.environ.get("LABKIT_RAY_LOCK")
-    if not path or fcntl is None or config.option.collectonly:
+    any_ray = False
+    for item in items:
+        ray = uses_ray(item)
+        any_ray = any_ray or ray
+        group = _group(item, ray)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+    if config.option.collectonly or not any_ray:
         return  # collecting starts no Ray (verify's starter check only collects)
-    if any(
-        item.get_closest_marker("ray") or "ray_session" in item.fixturenames  # type: ignore[attr-defined]
-        for item in items
-    ):
-        handle = open(path, "a")  # noqa: SIM115 - held until the process exits
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    handle = take_lock()
+    if handle is False:
+        pytest.exit("this run needs Ray: verify runs it on its Ray lane", RAY_BUSY_EXIT)
+    if handle is not None:
         config.stash[_RAY_LOCK] = handle
 
 

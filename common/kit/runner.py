@@ -8,6 +8,7 @@ the first import (it travels in ``LABKIT_OVERLAY``).
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -59,6 +60,7 @@ def run_pytest(
     env: Mapping[str, str] | None = None,
     warm: WarmPytest | None = None,
     on_progress: Callable[[list[TestOutcome], int | None], None] | None = None,
+    nice: int = 0,
 ) -> RunResult:
     """Run pytest on ``files`` with the overlay and return every test's outcome.
 
@@ -75,6 +77,8 @@ def run_pytest(
             (``common.kit.warm_pytest``; same isolation, seconds faster).
         on_progress: called about twice a second while the tests run, with the
             outcomes so far and the number of tests collected.
+        nice: run at this much lower CPU priority (``labkit verify`` lowers its
+            many short runs so its one Ray run, the longest path, goes first).
     """
     with tempfile.TemporaryDirectory(prefix="labkit-") as tmp:
         report = Path(tmp) / "report.jsonl"
@@ -102,11 +106,14 @@ def run_pytest(
         ]
         log = Path(tmp) / "output.log"
         if warm is not None:
-            returncode = warm.run(args, run_env, root, log)
+            returncode = warm.run(args, run_env, root, log, nice=nice)
         else:
             with log.open("wb") as out:
+                niced = (
+                    ["nice", "-n", str(nice)] if nice and shutil.which("nice") else []
+                )
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "pytest", *args],
+                    [*niced, sys.executable, "-m", "pytest", *args],
                     cwd=root,
                     env=run_env,
                     stdout=out,

@@ -20,8 +20,11 @@ The checks that run tests are independent pytest processes, so they run in
 parallel (``--jobs``, default: one more than the cores: a run spends part of
 its time waiting on the servers and processes it starts; on 2 cores, with 3
 at once, a fifth of the CPU time was still idle). Tests that start Ray take a
-machine-wide lock (``LABKIT_RAY_LOCK``, honoured by ``tests/conftest.py``), so
-two local Ray clusters never compete for two cores. A lab whose inputs are
+machine-wide lock, so two local Ray clusters never compete for two cores: a
+run that needs Ray does not wait for it in one of those slots but is deferred
+to the *Ray lane*, which runs such checks one after another, beside the
+others and ahead of them in CPU priority (``common.kit.ray_lane``). A lab
+whose inputs are
 unchanged since its last clean run is not verified again
 (``common.kit.verify_cache``; ``--no-cache`` forces it). Each pytest run is a
 fork of one warm server that has already imported numpy, torch and pytest
@@ -36,7 +39,6 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from rich.console import Console
@@ -44,13 +46,14 @@ from rich.table import Table
 
 from common.kit import verify_checks as checks
 from common.kit.manifest import Kit, Lab
+from common.kit.ray_lane import LOCK_VAR, run_in_lanes
 from common.kit.verify_cache import VerifyCache, digest
 from common.kit.verify_checks import Finding
 from common.kit.warm_pytest import WarmPytest, available
 
-RAY_LOCK_VAR = "LABKIT_RAY_LOCK"
-# A check that runs tests; it gets the warm server to fork from, or None.
-Job = Callable[[WarmPytest | None], Finding]
+# A check that runs tests; it gets the warm server to fork from (or None) and
+# whether to wait for the Ray lock (else it raises RayBusy if it needs Ray).
+Job = Callable[[WarmPytest | None, bool], Finding]
 # Below this many pytest runs, a warm server's own start-up (importing torch
 # and friends once, seconds) costs more than it saves.
 WARM_FROM_RUNS = 12
@@ -77,16 +80,22 @@ def plan_lab(
         return static, []
     jobs: list[Job] = []
     if not skip_reference:
-        jobs.append(lambda warm: checks.check_reference(kit, lab, warm))
+        jobs.append(
+            lambda warm, wait: checks.check_reference(kit, lab, warm, ray_wait=wait)
+        )
     for milestone in lab.milestones:
         jobs.append(
-            lambda warm, m=milestone.id: checks.check_stubbed(kit, lab, m, tmp, warm)  # type: ignore[misc]
+            lambda warm, wait, m=milestone.id: checks.check_stubbed(  # type: ignore[misc]
+                kit, lab, m, tmp, warm, ray_wait=wait
+            )
         )
     for answer in answers:
         jobs.append(
-            lambda warm, a=answer: checks.check_wrong(kit, lab, a, tmp, warm)  # type: ignore[misc]
+            lambda warm, wait, a=answer: checks.check_wrong(  # type: ignore[misc]
+                kit, lab, a, tmp, warm, ray_wait=wait
+            )
         )
-    jobs.append(lambda warm: checks.check_starter(kit, lab, tmp, warm))
+    jobs.append(lambda warm, wait: checks.check_starter(kit, lab, tmp, warm))
     return static, jobs
 
 
@@ -97,31 +106,44 @@ def verify_lab(
     with tempfile.TemporaryDirectory(prefix=f"labkit-verify-{lab.id}-") as tmp:
         static, jobs = plan_lab(kit, lab, Path(tmp), skip_reference=skip_reference)
         return [_note(console, f) for f in static] + [
-            _note(console, job(None)) for job in jobs
+            _note(console, job(None, True)) for job in jobs
         ]
 
 
 def _run_all(
     planned: dict[str, list[Job]], workers: int, console: Console
 ) -> dict[str, list[Finding]]:
-    """Run every planned job on ``workers`` threads; findings in plan order."""
-    runs = sum(len(jobs) for jobs in planned.values())
-    warm = WarmPytest() if available() and runs >= WARM_FROM_RUNS else None
-    order: dict[Future[Finding], tuple[str, int]] = {}
+    """Run every planned job, ``workers`` at a time plus the Ray lane; findings in plan order.
+
+    Each job first runs in one of the ``workers`` slots, where a job that
+    needs Ray comes back as :class:`RayBusy`; the Ray lane runs those one at a
+    time (``common.kit.ray_lane.run_in_lanes``).
+    """
+    warm = (
+        WarmPytest()
+        if available() and sum(map(len, planned.values())) >= WARM_FROM_RUNS
+        else None
+    )
     took: list[tuple[float, Finding]] = []
 
-    def timed(job: Job) -> Finding:
-        started = time.perf_counter()
-        finding = job(warm)
-        took.append((time.perf_counter() - started, finding))
-        return finding
+    def timed(job: Job) -> Callable[[bool], Finding]:
+        def run(wait: bool) -> Finding:
+            started = time.perf_counter()
+            finding = job(warm, wait)
+            took.append((time.perf_counter() - started, finding))
+            return finding
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for lab_id, jobs in planned.items():
-            for index, job in enumerate(jobs):
-                order[pool.submit(timed, job)] = (lab_id, index)
-        for future in as_completed(order):
-            _note(console, future.result())  # live progress, in completion order
+        return run
+
+    results = run_in_lanes(
+        {
+            (lab_id, i): timed(job)
+            for lab_id, jobs in planned.items()
+            for i, job in enumerate(jobs)
+        },
+        workers,
+        on_result=lambda _key, finding: _note(console, finding),  # live progress
+    )
     if len(took) > SLOWEST:
         slowest = sorted(took, key=lambda item: -item[0])[:SLOWEST]
         console.print(
@@ -131,10 +153,10 @@ def _run_all(
             + "[/dim]",
             highlight=False,
         )
-    found: dict[str, list[Finding]] = {lab_id: [] for lab_id in planned}
-    for future, (lab_id, _) in sorted(order.items(), key=lambda item: item[1]):
-        found[lab_id].append(future.result())
-    return found
+    return {
+        lab_id: [results[(lab_id, i)] for i in range(len(jobs))]
+        for lab_id, jobs in planned.items()
+    }
 
 
 def verify(
@@ -153,7 +175,7 @@ def verify(
     planned: dict[str, list[Job]] = {}
     keys: dict[str, str] = {}
     lock = Path(tempfile.gettempdir()) / f"labkit-ray-{os.getuid()}.lock"
-    os.environ.setdefault(RAY_LOCK_VAR, str(lock))  # inherited by every pytest run
+    os.environ.setdefault(LOCK_VAR, str(lock))  # inherited by every pytest run
     with tempfile.TemporaryDirectory(prefix="labkit-verify-") as tmp:
         for lab in labs:
             keys[lab.id] = digest(kit, lab)

@@ -7,6 +7,7 @@ wrong answer) into ``tmp`` and run pytest against it through the overlay.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
@@ -17,8 +18,9 @@ from common.kit.check import split_by_milestone
 from common.kit.hints import check_hints
 from common.kit.manifest import Kit, Lab, ManifestError
 from common.kit.overlay import overlay_env
+from common.kit.ray_lane import CPU_LANE_NICE, RAY_BUSY_EXIT, RayBusy, lock_env
 from common.kit.regions import RegionError
-from common.kit.runner import run_pytest
+from common.kit.runner import RunResult, run_pytest
 from common.kit.starter import write_starter
 from common.kit.warm_pytest import WarmPytest
 from common.kit.wrong import (
@@ -91,9 +93,36 @@ def check_static(kit: Kit, lab: Lab) -> tuple[list[Finding], list[WrongAnswer]]:
     return findings, answers
 
 
-def check_reference(kit: Kit, lab: Lab, warm: WarmPytest | None = None) -> Finding:
+def _fresh(folder: Path) -> Path:
+    """``folder`` in verify's temporary directory, emptied of an earlier attempt's copy.
+
+    A run that bounced off the Ray lock (:class:`RayBusy`) is run again and
+    writes its variant of the lab again.
+    """
+    shutil.rmtree(folder, ignore_errors=True)
+    return folder
+
+
+def _run_tests(
+    files: list[Path], *, root: Path, ray_wait: bool, **options: Any
+) -> RunResult:
+    """``run_pytest`` under verify's Ray lock; :class:`RayBusy` if it needs Ray.
+
+    Outside the Ray lane (``ray_wait`` false) the run gets a lower CPU
+    priority, so the lane's one Ray run, verify's longest path, goes first.
+    """
+    nice = 0 if ray_wait else CPU_LANE_NICE
+    run = run_pytest(files, root=root, env=lock_env(ray_wait), nice=nice, **options)
+    if run.returncode == RAY_BUSY_EXIT and not ray_wait:
+        raise RayBusy(files)
+    return run
+
+
+def check_reference(
+    kit: Kit, lab: Lab, warm: WarmPytest | None = None, *, ray_wait: bool = True
+) -> Finding:
     files = [p for m in lab.milestones for p in kit.test_paths(m)]
-    run = run_pytest(files, root=kit.root, warm=warm)
+    run = _run_tests(files, root=kit.root, warm=warm, ray_wait=ray_wait)
     results = split_by_milestone(kit, list(lab.milestones), run)
     failed = [o.nodeid for r in results for o in r.outcomes if not o.ok]
     empty = [r.milestone.id for r in results if not r.outcomes]
@@ -109,18 +138,25 @@ def check_reference(kit: Kit, lab: Lab, warm: WarmPytest | None = None) -> Findi
 
 
 def check_stubbed(
-    kit: Kit, lab: Lab, milestone_id: str, tmp: Path, warm: WarmPytest | None = None
+    kit: Kit,
+    lab: Lab,
+    milestone_id: str,
+    tmp: Path,
+    warm: WarmPytest | None = None,
+    *,
+    ray_wait: bool = True,
 ) -> Finding:
     """With only ``milestone_id``'s regions stubbed, every one of its tests fails."""
     milestone = lab.milestone(milestone_id)
     folder = write_starter(
-        lab, tmp / f"{lab.id}-{milestone_id}" / lab.id, stub={milestone_id}
+        lab, _fresh(tmp / f"{lab.id}-{milestone_id}") / lab.id, stub={milestone_id}
     )
-    run = run_pytest(
+    run = _run_tests(
         kit.test_paths(milestone),
         root=kit.root,
         overlay={lab.module: folder},
         warm=warm,
+        ray_wait=ray_wait,
     )
     outcomes = split_by_milestone(kit, [milestone], run)[0].outcomes
     name = f"{milestone_id} stubbed"
@@ -148,19 +184,26 @@ def check_stubbed(
 
 
 def check_wrong(
-    kit: Kit, lab: Lab, answer: WrongAnswer, tmp: Path, warm: WarmPytest | None = None
+    kit: Kit,
+    lab: Lab,
+    answer: WrongAnswer,
+    tmp: Path,
+    warm: WarmPytest | None = None,
+    *,
+    ray_wait: bool = True,
 ) -> Finding:
     """With ``answer`` in place of the reference, some test of its milestone fails."""
     folder = write_wrong_answer(
-        lab, answer, tmp / f"{lab.id}-{answer.milestone}-{answer.id}" / lab.id
+        lab, answer, _fresh(tmp / f"{lab.id}-{answer.milestone}-{answer.id}") / lab.id
     )
-    run = run_pytest(
+    run = _run_tests(
         [Path(node) for node in selected_tests(kit, lab, answer)],
         root=kit.root,
         overlay={lab.module: folder},
         timeout=lab.timeout,
         extra_args=["-x"],  # one failing test is enough to prove it is caught
         warm=warm,
+        ray_wait=ray_wait,
     )
     name = f"wrong {answer.name}"
     failing = [o for o in run.outcomes if not o.ok]

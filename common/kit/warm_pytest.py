@@ -48,7 +48,9 @@ def available() -> bool:
     )
 
 
-def _child(args: list[str], env: dict[str, str], cwd: str, log: str) -> None:
+def _child(args: list[str], env: dict[str, str], cwd: str, log: str, nice: int) -> None:
+    if nice:
+        os.nice(nice)
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
@@ -76,11 +78,19 @@ class WarmPytest:
         self._start = threading.Lock()  # Process.start is not thread-safe
 
     def run(
-        self, args: Sequence[str], env: Mapping[str, str], cwd: Path, log: Path
+        self,
+        args: Sequence[str],
+        env: Mapping[str, str],
+        cwd: Path,
+        log: Path,
+        nice: int = 0,
     ) -> int:
-        """Run pytest with ``args`` (after ``python -m pytest``); its exit code."""
+        """Run pytest with ``args`` (after ``python -m pytest``); its exit code.
+
+        ``nice``: how much to lower the run's CPU priority (``os.nice``).
+        """
         process = self._context.Process(
-            target=_child, args=(list(args), dict(env), str(cwd), str(log))
+            target=_child, args=(list(args), dict(env), str(cwd), str(log), nice)
         )
         with self._start:
             process.start()
