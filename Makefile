@@ -25,9 +25,11 @@ demo: install
 # The suite (reference code, harness, services), then `labkit verify`: every
 # milestone's tests must fail on its stub and on each known wrong answer, and
 # pass on the reference. Tests marked `extended` (slow, and not a milestone
-# check) are left to `make test-extended`; CI runs both.
+# check) are left to `make test-extended`; CI runs both. The suite runs on one
+# pytest-xdist worker per core (at most 4), a lab's tests on one worker and
+# every Ray test on the same one (tests/conftest.py).
 test: install
-	$(BIN)/python -m pytest -m "not extended"
+	$(BIN)/python -m pytest -m "not extended" -n auto --maxprocesses 4 --dist loadgroup
 	$(BIN)/labkit verify --skip-reference
 
 test-extended: install

@@ -159,7 +159,13 @@ SERVER_FIXTURES = {
 
 @pytest.fixture(scope="session", autouse=True)
 def _start_servers_early(request: pytest.FixtureRequest) -> None:
-    """Start every server the selected tests ask for, side by side, before they run."""
+    """Start every server the selected tests ask for, side by side, before they run.
+
+    Not on a pytest-xdist worker: it collects every test but runs only some,
+    so its servers (and Ray Serve) start when a test asks for them.
+    """
+    if hasattr(request.config, "workerinput"):
+        return
     wanted = set().union(*(set(item.fixturenames) for item in request.session.items))
     if "serve_url" in wanted:
         request.getfixturevalue("serve_deployment")

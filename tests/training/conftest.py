@@ -85,7 +85,9 @@ def _uses_ray(item: pytest.Item) -> bool:
 def pytest_collection_modifyitems(
     config: pytest.Config, items: list[pytest.Item]
 ) -> None:
-    if config.option.collectonly:
+    if config.option.collectonly or hasattr(config, "workerinput"):
+        # An xdist worker collects every test but runs only some: Ray starts
+        # there when a test asks for it (``ray_session``), not at collection.
         return
     if any(_uses_ray(item) for item in items) and _RAY not in config.stash:
         config.stash[_RAY] = BackgroundRay()

@@ -10,6 +10,11 @@ from common.kit import cli, cli_shell
 def labkit(kit, monkeypatch):
     monkeypatch.setattr(cli_shell, "load_kit", lambda workspace_path: kit)
     monkeypatch.setattr(cli_shell, "repo_kit", lambda: kit)
+    # Wide enough that no message wraps. The consoles read COLUMNS when the CLI
+    # is imported, so CliRunner's env (below) only reaches a fresh interpreter;
+    # on a pytest-xdist worker (no terminal) they would wrap at 80 columns.
+    for shared in (cli_shell.console, cli_shell.err):
+        monkeypatch.setattr(shared, "_width", 200)
     runner = CliRunner()
 
     def invoke(*args: str):
