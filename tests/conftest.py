@@ -77,18 +77,16 @@ def uses_ray(item: pytest.Item) -> bool:
     )
 
 
-def _group(item: pytest.Item, ray: bool) -> str | None:
-    """The xdist group of ``item``: ``ray``, its lab's folder, or none (any worker)."""
+def _group(item: pytest.Item, ray: bool, labs: set[str]) -> str | None:
+    """The xdist group of ``item``: ``ray``, its lab (one of ``labs``), or none (any worker)."""
     if ray:
         return "ray"
     try:
         parts = item.path.relative_to(item.config.rootpath).parts
     except ValueError:  # a test file outside the kit
         return None
-    if len(parts) > 2 and parts[0] == "tests":
-        lab = parts[1]
-        if (item.config.rootpath / "labs" / lab).is_dir():
-            return lab
+    if len(parts) > 2 and parts[0] == "tests" and parts[1] in labs:
+        return parts[1]
     return None
 
 
@@ -110,11 +108,17 @@ def pytest_collection_modifyitems(
     any test with ``RAY_BUSY_EXIT``, and verify runs it again on its Ray lane
     (``common.kit.ray_lane``).
     """
+    lab_folders = config.rootpath / "labs"
+    labs = (
+        {p.name for p in lab_folders.iterdir() if p.is_dir()}
+        if lab_folders.is_dir()
+        else set()
+    )
     any_ray = False
     for item in items:
         ray = uses_ray(item)
         any_ray = any_ray or ray
-        group = _group(item, ray)
+        group = _group(item, ray, labs)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
     if config.option.collectonly or not any_ray:

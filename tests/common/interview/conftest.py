@@ -28,14 +28,9 @@ def results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def labkit(kit, results, monkeypatch):
+def labkit(kit, results, monkeypatch, wide_cli_consoles):
     """``labkit ...`` on the fixture kit; returns the CliRunner result."""
     monkeypatch.setattr(cli_shell, "load_kit", lambda workspace_path: kit)
-    # Wide enough that no message wraps. The consoles read COLUMNS when the CLI
-    # is imported, so CliRunner's env (below) only reaches a fresh interpreter;
-    # on a pytest-xdist worker (no terminal) they would wrap at 80 columns.
-    for shared in (cli_shell.console, cli_shell.err):
-        monkeypatch.setattr(shared, "_width", 200)
     monkeypatch.setattr(scenarios, "SCENARIOS_PATH", FIXTURES / "scenarios.toml")
     runner = CliRunner()
 

@@ -7,14 +7,9 @@ from common.kit import cli, cli_shell
 
 
 @pytest.fixture
-def labkit(kit, monkeypatch):
+def labkit(kit, monkeypatch, wide_cli_consoles):
     monkeypatch.setattr(cli_shell, "load_kit", lambda workspace_path: kit)
     monkeypatch.setattr(cli_shell, "repo_kit", lambda: kit)
-    # Wide enough that no message wraps. The consoles read COLUMNS when the CLI
-    # is imported, so CliRunner's env (below) only reaches a fresh interpreter;
-    # on a pytest-xdist worker (no terminal) they would wrap at 80 columns.
-    for shared in (cli_shell.console, cli_shell.err):
-        monkeypatch.setattr(shared, "_width", 200)
     runner = CliRunner()
 
     def invoke(*args: str):
