@@ -11,8 +11,11 @@ while doing nothing, and the Ray runs are verify's longest path. So verify
 runs every check first in *defer* mode, at a lower CPU priority: a run that
 needs Ray exits at once with :data:`RAY_BUSY_EXIT` (before any test runs), and
 verify queues it on its Ray lane, which runs such checks one after another,
-at normal priority, in *wait* mode. Without ``LABKIT_RAY_LOCK`` (plain
-pytest, ``labkit check``) nothing here applies.
+at normal priority, in *wait* mode. Ray itself starts its worker processes
+at niceness 15 (below a driver's), which would put the lane's real work, done
+in those workers, below the other runs: the lane's runs start Ray with
+worker niceness 0. Without ``LABKIT_RAY_LOCK`` (plain pytest, ``labkit
+check``) nothing here applies.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ LOCK_VAR = "LABKIT_RAY_LOCK"
 MODE_VAR = "LABKIT_RAY_LOCK_MODE"  # "defer" or "wait" (the default)
 RAY_BUSY_EXIT = 75  # EX_TEMPFAIL: "try again later"
 CPU_LANE_NICE = 10  # how much lower the other runs' CPU priority is than the lane's
+# Ray reads its settings from RAY_<name> variables; worker_niceness is 15 by default.
+RAY_WORKER_NICENESS_VAR = "RAY_worker_niceness"
 
 
 class RayBusy(Exception):
@@ -42,8 +47,14 @@ class RayBusy(Exception):
 
 
 def lock_env(wait: bool) -> dict[str, str]:
-    """The environment a verify run gets: wait for the lock, or defer to the lane."""
-    return {MODE_VAR: "wait" if wait else "defer"}
+    """The environment a verify run gets: wait for the lock, or defer to the lane.
+
+    A waiting run is the lane's: the Ray it starts runs its workers at the
+    lane's priority, not Ray's default niceness of 15.
+    """
+    if not wait:
+        return {MODE_VAR: "defer"}
+    return {MODE_VAR: "wait", RAY_WORKER_NICENESS_VAR: "0"}
 
 
 def take_lock() -> IO[str] | bool | None:

@@ -108,3 +108,33 @@ def test_a_check_that_bounced_runs_again_waiting_and_judges_the_same(
     # On the lane: the same checks, in the same folder, run and judge.
     assert check_wrong(kit, lab, answer, work, ray_wait=True).ok
     assert check_stubbed(kit, lab, "m1", work, ray_wait=True).ok
+
+
+@pytest.mark.ray
+def test_the_lanes_ray_runs_its_workers_at_the_lanes_priority(tmp_path):
+    """Ray starts workers at niceness 15, below verify's niced runs; not on the lane."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import os, ray\n"
+        "from infra.ray_session import init_ray\n"
+        "init_ray()\n"
+        "try:\n"
+        "    print(ray.get(ray.remote(num_cpus=0.5)(lambda: os.nice(0)).remote()))\n"
+        "finally:\n"
+        "    ray.shutdown()\n"
+    )
+    env = {**os.environ, **ray_lane.lock_env(True)}
+    env.pop(ray_lane.LOCK_VAR, None)  # this run takes no lock: it is not verify's
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == str(os.nice(0))
