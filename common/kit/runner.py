@@ -23,6 +23,11 @@ from common.kit.warm_pytest import WarmPytest
 from infra.module_process import child_pythonpath
 
 _PROGRESS_EVERY_S = 0.5
+# A lean run (``labkit verify``'s) reads only the outcomes, never pytest's
+# report: tracebacks in the cheap native style, and only the plugins the tests
+# use instead of every installed one (finding them scans every installed
+# package's metadata, each run).
+_LEAN_ARGS = ["--tb=native", "-p", "pytest_timeout", "-p", "_hypothesis_pytestplugin"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,8 @@ def run_pytest(
     warm: WarmPytest | None = None,
     on_progress: Callable[[list[TestOutcome], int | None], None] | None = None,
     nice: int = 0,
+    lean: bool = False,
+    pycache: Path | None = None,
 ) -> RunResult:
     """Run pytest on ``files`` with the overlay and return every test's outcome.
 
@@ -79,12 +86,23 @@ def run_pytest(
             outcomes so far and the number of tests collected.
         nice: run at this much lower CPU priority (``labkit verify`` lowers its
             many short runs so its one Ray run, the longest path, goes first).
+        lean: leave out what only a reader of pytest's output needs (see
+            ``_LEAN_ARGS``); the outcomes are the same.
+        pycache: cache bytecode in this folder (``PYTHONPYCACHEPREFIX``), even
+            where ``PYTHONDONTWRITEBYTECODE`` is set, so that many runs compile
+            the kit and rewrite the tests' asserts once, not once each; the
+            source tree stays clean.
     """
     with tempfile.TemporaryDirectory(prefix="labkit-") as tmp:
         report = Path(tmp) / "report.jsonl"
         run_env = overlay_env(overlay or {})
         run_env.update(env or {})
         run_env[REPORT_VAR] = str(report)
+        if lean:
+            run_env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+        if pycache is not None:
+            run_env.pop("PYTHONDONTWRITEBYTECODE", None)
+            run_env["PYTHONPYCACHEPREFIX"] = str(pycache)
         # Make the kit importable even when the harness runs from elsewhere.
         run_env["PYTHONPATH"] = child_pythonpath(run_env, root)
         args = [
@@ -100,6 +118,7 @@ def run_pytest(
             "-q",
             "--no-header",
             "-rN",
+            *(_LEAN_ARGS if lean else []),
             *(["--timeout", str(timeout)] if timeout else []),
             *extra_args,
             *(str(f) for f in files),

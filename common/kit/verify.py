@@ -81,7 +81,9 @@ def plan_lab(
     jobs: list[Job] = []
     if not skip_reference:
         jobs.append(
-            lambda warm, wait: checks.check_reference(kit, lab, warm, ray_wait=wait)
+            lambda warm, wait: checks.check_reference(
+                kit, lab, warm, ray_wait=wait, pycache=tmp / checks.PYCACHE
+            )
         )
     for milestone in lab.milestones:
         jobs.append(

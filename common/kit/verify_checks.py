@@ -31,6 +31,9 @@ from common.kit.wrong import (
     write_wrong_answer,
 )
 
+# The bytecode cache of every run of one verify, in its temporary folder.
+PYCACHE = "pycache"
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -110,19 +113,29 @@ def _run_tests(
 
     Outside the Ray lane (``ray_wait`` false) the run gets a lower CPU
     priority, so the lane's one Ray run, verify's longest path, goes first.
+    Verify reads outcomes only, so every run is lean (``run_pytest``).
     """
     nice = 0 if ray_wait else CPU_LANE_NICE
-    run = run_pytest(files, root=root, env=lock_env(ray_wait), nice=nice, **options)
+    run = run_pytest(
+        files, root=root, env=lock_env(ray_wait), nice=nice, lean=True, **options
+    )
     if run.returncode == RAY_BUSY_EXIT and not ray_wait:
         raise RayBusy(files)
     return run
 
 
 def check_reference(
-    kit: Kit, lab: Lab, warm: WarmPytest | None = None, *, ray_wait: bool = True
+    kit: Kit,
+    lab: Lab,
+    warm: WarmPytest | None = None,
+    *,
+    ray_wait: bool = True,
+    pycache: Path | None = None,
 ) -> Finding:
     files = [p for m in lab.milestones for p in kit.test_paths(m)]
-    run = _run_tests(files, root=kit.root, warm=warm, ray_wait=ray_wait)
+    run = _run_tests(
+        files, root=kit.root, warm=warm, ray_wait=ray_wait, pycache=pycache
+    )
     results = split_by_milestone(kit, list(lab.milestones), run)
     failed = [o.nodeid for r in results for o in r.outcomes if not o.ok]
     empty = [r.milestone.id for r in results if not r.outcomes]
@@ -157,6 +170,7 @@ def check_stubbed(
         overlay={lab.module: folder},
         warm=warm,
         ray_wait=ray_wait,
+        pycache=tmp / PYCACHE,
     )
     outcomes = split_by_milestone(kit, [milestone], run)[0].outcomes
     name = f"{milestone_id} stubbed"
@@ -204,6 +218,7 @@ def check_wrong(
         extra_args=["-x"],  # one failing test is enough to prove it is caught
         warm=warm,
         ray_wait=ray_wait,
+        pycache=tmp / PYCACHE,
     )
     name = f"wrong {answer.name}"
     failing = [o for o in run.outcomes if not o.ok]
@@ -256,6 +271,8 @@ def check_starter(
         overlay={lab.module: folder},
         extra_args=["--collect-only"],
         warm=warm,
+        lean=True,
+        pycache=tmp / PYCACHE,
     )
     errors = [o for o in run.outcomes if o.outcome == "error"]
     if errors or run.returncode not in (0, 5):

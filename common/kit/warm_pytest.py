@@ -56,6 +56,10 @@ def _child(args: list[str], env: dict[str, str], cwd: str, log: str, nice: int) 
     os.dup2(fd, 2)
     os.environ.clear()
     os.environ.update(env)
+    # The interpreter read these at start-up (the fork server's); a run's own
+    # environment decides where, and whether, its bytecode is cached.
+    sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
+    sys.pycache_prefix = env.get("PYTHONPYCACHEPREFIX") or None
     os.chdir(cwd)
     sys.path.insert(0, cwd)  # as `python -m pytest` run in cwd would have it
     import pytest
