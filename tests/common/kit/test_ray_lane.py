@@ -111,6 +111,7 @@ def test_a_check_that_bounced_runs_again_waiting_and_judges_the_same(
 
 
 @pytest.mark.ray
+@pytest.mark.extended  # a Ray of its own, ~10 s: a property of verify, not a milestone
 def test_the_lanes_ray_runs_its_workers_at_the_lanes_priority(tmp_path):
     """Ray starts workers at niceness 15, below verify's niced runs; not on the lane."""
     import os
