@@ -13,7 +13,8 @@ For each lab:
    is exempt; a skipped test cannot be judged and is reported);
 5. **wrong mN/...** – with each known wrong answer of mN in place of the
    reference (``tests/<lab>/wrong/mN.toml``, see ``common.kit.wrong``), some
-   test of mN fails;
+   test of mN fails. In both, a failure that any code would get (a fixture
+   that nothing provides) is no proof: the check fails and says so;
 6. **starter** – the full starter imports cleanly and its tests collect.
 
 The checks that run tests are independent pytest processes, so they run in

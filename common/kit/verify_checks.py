@@ -20,7 +20,7 @@ from common.kit.manifest import Kit, Lab, ManifestError
 from common.kit.overlay import overlay_env
 from common.kit.ray_lane import CPU_LANE_NICE, RAY_BUSY_EXIT, RayBusy, lock_env
 from common.kit.regions import RegionError
-from common.kit.runner import RunResult, run_pytest
+from common.kit.runner import RunResult, TestOutcome, run_pytest
 from common.kit.starter import write_starter
 from common.kit.warm_pytest import WarmPytest
 from common.kit.wrong import (
@@ -33,6 +33,9 @@ from common.kit.wrong import (
 
 # The bytecode cache of every run of one verify, in its temporary folder.
 PYCACHE = "pycache"
+# Failures that any code under test would get (a fixture no plugin or conftest
+# provides): they prove nothing about a stub or a wrong answer.
+NO_VERDICT = frozenset({"FixtureLookupError"})
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,28 @@ class Finding:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _without_verdict(outcomes: list[TestOutcome]) -> list[str]:
+    """The failing tests whose failure is not the code's doing (``NO_VERDICT``)."""
+    return [
+        o.nodeid
+        for o in outcomes
+        if not o.ok and (o.failure or {}).get("exception") in NO_VERDICT
+    ]
+
+
+def _no_verdict_finding(
+    lab: Lab, name: str, nodeids: list[str], milestone: str = ""
+) -> Finding:
+    return Finding(
+        lab.id,
+        name,
+        False,
+        f"cannot judge: {_short(nodeids)} failed for want of a fixture, whatever "
+        "the code; is a pytest plugin or conftest missing from the run?",
+        milestone,
+    )
 
 
 def _short(nodeids: list[str], limit: int = 3) -> str:
@@ -178,6 +203,8 @@ def check_stubbed(
         return Finding(
             lab.id, name, False, "no tests ran: " + run.output.strip()[-300:]
         )
+    if unjudged := _without_verdict(outcomes):
+        return _no_verdict_finding(lab, name, unjudged)
     passing = [o.nodeid for o in outcomes if o.outcome == "passed" and not o.given]
     skipped = [o.nodeid for o in outcomes if o.outcome == "skipped"]
     failing = [o for o in outcomes if not o.ok]
@@ -222,6 +249,8 @@ def check_wrong(
     )
     name = f"wrong {answer.name}"
     failing = [o for o in run.outcomes if not o.ok]
+    if unjudged := _without_verdict(failing):
+        return _no_verdict_finding(lab, name, unjudged, answer.milestone)
     if failing:
         caught = failing[0].nodeid.split("::", 1)[-1]
         return Finding(lab.id, name, True, f"caught by {caught}", answer.milestone)

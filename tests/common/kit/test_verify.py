@@ -152,3 +152,20 @@ def test_an_unchanged_lab_is_not_verified_twice_and_any_edit_reverifies(kit):
     ok, third = _verify(kit, "toy", skip_reference=True)
     assert not ok and "not verified again" not in third
     assert "pass without the solution: test_add_negative" in third
+
+
+def test_a_failure_any_code_would_get_is_no_proof_for_a_stub_or_a_wrong_answer(kit):
+    """A test failing for want of a fixture (a plugin the run did not load) proves nothing."""
+    tests = kit.root / "tests" / "toy" / "check_m1_add.py"
+    _edit(
+        tests, "def test_add_small():", "def test_add_small(fixture_nobody_provides):"
+    )
+    findings = {
+        f.check: f for f in verify_lab(kit, kit.lab("toy"), skip_reference=True)
+    }
+    for check in ("m1 stubbed", "wrong m1/subtracts"):
+        assert not findings[check].ok, findings[check]
+        assert "cannot judge: test_add_small failed for want of a fixture" in (
+            findings[check].detail
+        )
+    assert findings["m2 stubbed"].ok  # the other milestones are judged as before
