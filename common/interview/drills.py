@@ -31,7 +31,7 @@ from common.interview import schedule
 from common.interview.catalog import Drill, DrillError, all_drills, find_drill
 from common.interview.copies import write_copy
 from common.interview.state import InterviewState, load_state, update_state
-from common.kit.check import MilestoneResult, split_by_milestone
+from common.kit.check import MilestoneResult, check_args, split_by_milestone
 from common.kit.manifest import Kit
 from common.kit.runner import RunResult, TestOutcome, run_pytest
 
@@ -216,11 +216,7 @@ def check(
             root=kit.root,
             overlay={drill.lab.module: folder},
             timeout=drill.lab.timeout,
-            extra_args=[
-                "-o",
-                "verbosity_assertions=2",
-                *(["-vv", "--tb=long"] if verbose else []),
-            ],
+            extra_args=check_args(verbose),
             on_progress=on_progress(drill) if on_progress else None,
         )
         result = DrillCheck(

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from common.kit.manifest import Kit, Lab, Milestone
@@ -63,6 +64,24 @@ def split_by_milestone(
     return [MilestoneResult(m, run.for_files(kit.test_paths(m))) for m in milestones]
 
 
+def check_args(verbose: bool) -> list[str]:
+    """pytest's arguments for a candidate's run (``labkit check``, ``labkit drill check``).
+
+    Whole assertion diffs always; with ``verbose``, pytest's own report too
+    (-vv: the runner passes -q). Without it nobody reads pytest's tracebacks
+    (the plugin condenses each failure), so they are native: pytest's long
+    ones parse every frame's source, which on CPython 3.11.7 can fail inside
+    pytest (SystemError: AST constructor recursion depth mismatch, seen on
+    online_serving's m4 starter) and end the session before the later
+    milestones run.
+    """
+    return [
+        "-o",
+        "verbosity_assertions=2",
+        *(["-vv", "--tb=long", "-rfE"] if verbose else ["--tb=native"]),
+    ]
+
+
 def check(
     kit: Kit,
     lab: Lab,
@@ -86,13 +105,7 @@ def check(
         root=kit.root,
         overlay={lab.module: folder},
         timeout=lab.timeout,
-        # Whole assertion diffs always; with verbose, pytest's own report too
-        # (-vv: the runner passes -q).
-        extra_args=[
-            "-o",
-            "verbosity_assertions=2",
-            *(["-vv", "--tb=long", "-rfE"] if verbose else []),
-        ],
+        extra_args=check_args(verbose),
         on_progress=on_progress,
     )
     results = split_by_milestone(kit, milestones, run)
@@ -168,6 +181,16 @@ def render_results(
     if verbose:
         console.rule("pytest's full output")
         console.print(run.output, markup=False, highlight=False)
+    if run.returncode == pytest.ExitCode.INTERNAL_ERROR:
+        said = [line for line in run.output.splitlines() if "INTERNALERROR" in line]
+        console.print(
+            "[red]pytest stopped with an internal error after "
+            f"{len(run.outcomes)} test{'' if len(run.outcomes) == 1 else 's'}: "
+            "the tests after that point did not run.[/red] "
+            + (f"Its last words: {said[-1].strip()} " if said else "")
+            + "(`labkit check -v` shows pytest's whole output)",
+            highlight=False,
+        )
     failing = next((r for r in results if r.status == "failed"), None)
     if failing is None:
         return None

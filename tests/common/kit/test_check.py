@@ -149,3 +149,28 @@ def test_verbose_shows_pytests_own_report(kit):
     text = buffer.getvalue()
     assert "pytest's full output" in text
     assert "check_m1_add.py::test_add_small FAILED" in text
+
+
+def test_pytests_own_internal_error_is_named_not_shown_as_tests_that_never_ran(kit):
+    lab = kit.lab("toy")
+    folder, _ = workspace.start(kit, lab)
+    code = (folder / "arith.py").read_text()
+    (folder / "arith.py").write_text(
+        code.replace(
+            "raise NotImplementedError('toy m1: Add two numbers')", "return a - b"
+        )
+    )
+    # What CPython 3.11.7 did inside pytest's long tracebacks on a real starter.
+    (kit.root / "tests" / "toy" / "conftest.py").write_text(
+        "def pytest_runtest_logreport(report):\n"
+        "    if report.when == 'call' and report.nodeid.endswith('test_add_negative'):\n"
+        "        raise SystemError('AST constructor recursion depth mismatch')\n"
+    )
+    report = check.check(kit, lab)
+    text = " ".join(render(report).split())
+    assert "pytest stopped with an internal error after 1 test: the tests after" in text
+    assert "SystemError: AST constructor recursion depth mismatch" in text
+    # The failure it did record is still shown, in the plugin's words; pytest's
+    # own tracebacks (which nobody reads without -v) are the cheap native ones.
+    assert "assert -1 == 5" in text
+    assert "Traceback (most recent call last)" in report.run.output
