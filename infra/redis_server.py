@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,8 +21,15 @@ from infra.processes import OwnedProcess
 INSTALL_HINT = "install it with `apt-get install redis-server` (Debian/Ubuntu) or `brew install redis` (macOS)"
 
 
+PORT_ATTEMPTS = 3
+
+
 class RedisUnavailable(RuntimeError):
     """No redis-server binary, or it did not start."""
+
+
+class PortTaken(RedisUnavailable):
+    """redis-server could not bind: another process holds the port."""
 
 
 def redis_binary() -> str | None:
@@ -51,14 +59,27 @@ def start_redis(
 
     Given a ``workdir`` and a ``port``, it restarts a server where it was: it
     loads the ``dump.rdb`` a ``SAVE`` left there, and clients that point at
-    the port reconnect to it.
+    the port reconnect to it. A port chosen here that another process takes
+    before Redis binds it is replaced (up to ``PORT_ATTEMPTS`` times); a given
+    one is not.
     """
     binary = redis_binary()
     if binary is None:
         raise RedisUnavailable(f"redis-server is not on PATH; {INSTALL_HINT}.")
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        try:
+            return _start_once(binary, workdir, timeout_s, port or free_port())
+        except PortTaken:
+            if port is not None or attempt == PORT_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _start_once(
+    binary: str, workdir: Path | None, timeout_s: float, port: int
+) -> RedisServer:
     owned = workdir is None
     workdir = workdir or Path(tempfile.mkdtemp(prefix="labkit-redis-"))
-    port = port or free_port()
     args = [
         binary,
         "--bind",
@@ -76,11 +97,23 @@ def start_redis(
     ]
     process = OwnedProcess.start(args, "redis-server", workdir / "redis.log")
     server = RedisServer(process, port, workdir if owned else None)
-    if not wait_for_port(port, timeout_s):
-        tail = process.log_tail()
-        server.stop()
-        raise RedisUnavailable(f"redis-server did not listen on {HOST}:{port}: {tail}")
-    return server
+    # Ours once its log says so: something else listening on the port would
+    # also accept connections.
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not process.alive():
+            tail = process.log_tail()
+            server.stop()
+            error = PortTaken if "Address already in use" in tail else RedisUnavailable
+            raise error(f"redis-server exited on {HOST}:{port}: {tail}")
+        if "Ready to accept connections" in process.log_tail(50) and wait_for_port(
+            port, 0.1
+        ):
+            return server
+        time.sleep(0.02)
+    tail = process.log_tail()
+    server.stop()
+    raise RedisUnavailable(f"redis-server did not listen on {HOST}:{port}: {tail}")
 
 
 @contextmanager

@@ -21,9 +21,15 @@ from pathlib import Path
 from infra.ports import HOST, free_port
 from infra.processes import OwnedProcess
 
+PORT_ATTEMPTS = 3
+
 
 class ServerDidNotStart(RuntimeError):
     """The server exited or never answered its health check."""
+
+
+class PortTaken(ServerDidNotStart):
+    """uvicorn could not bind: another process holds the port."""
 
 
 @dataclass
@@ -71,8 +77,43 @@ def start_uvicorn(
         log_dir: where the server's log goes (a temp dir by default).
         port: the port to listen on (a free one by default); a given one
             restarts a server where its clients already point.
+
+    A port chosen here was free when it was chosen, but another process (a
+    client's outgoing connection takes its local port from the same range)
+    can take it before uvicorn binds: then it is tried again on a new port, up
+    to ``PORT_ATTEMPTS`` times. A given port is not changed.
     """
-    port = port or free_port()
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        try:
+            return _start_once(
+                app,
+                port or free_port(),
+                factory=factory,
+                env=env,
+                workers=workers,
+                health_path=health_path,
+                timeout_s=timeout_s,
+                log_dir=log_dir,
+                extra_args=extra_args,
+            )
+        except PortTaken:
+            if port is not None or attempt == PORT_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _start_once(
+    app: str,
+    port: int,
+    *,
+    factory: bool,
+    env: Mapping[str, str] | None,
+    workers: int,
+    health_path: str,
+    timeout_s: float,
+    log_dir: Path | None,
+    extra_args: tuple[str, ...],
+) -> UvicornServer:
     args = [
         sys.executable,
         "-m",
@@ -100,9 +141,9 @@ def start_uvicorn(
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not process.alive():
-            raise ServerDidNotStart(
-                f"uvicorn {app} exited with {process.proc.returncode}:\n{process.log_tail()}"
-            )
+            tail = process.log_tail()
+            error = PortTaken if "address already in use" in tail else ServerDidNotStart
+            raise error(f"uvicorn {app} exited with {process.proc.returncode}:\n{tail}")
         if _healthy(server.url + health_path):
             return server
         time.sleep(0.1)

@@ -1,12 +1,20 @@
 """uvicorn runs the app in its own process on loopback and stops by id."""
 
 import os
+import socket
 
 import httpx
 import pytest
 
+from infra import uvicorn_server
 from infra.apps import BARE_APP
-from infra.uvicorn_server import ServerDidNotStart, running_uvicorn, start_uvicorn
+from infra.ports import HOST, free_port
+from infra.uvicorn_server import (
+    PortTaken,
+    ServerDidNotStart,
+    running_uvicorn,
+    start_uvicorn,
+)
 
 pytestmark = pytest.mark.server
 
@@ -26,3 +34,22 @@ def test_bare_app_serves_over_http_and_stops():
 def test_a_broken_app_reports_its_log():
     with pytest.raises(ServerDidNotStart, match="no_such_module"):
         start_uvicorn("no_such_module:create_app", timeout_s=20)
+
+
+def test_a_port_taken_before_uvicorn_binds_is_replaced_but_a_given_one_is_not(
+    monkeypatch,
+):
+    """free_port's port can be taken before the server binds it (seen in CI)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind((HOST, 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        ports = iter([taken])
+        monkeypatch.setattr(
+            uvicorn_server, "free_port", lambda: next(ports, None) or free_port()
+        )
+        with running_uvicorn(BARE_APP) as server:
+            assert server.port != taken
+            assert httpx.get(server.url + "/healthz").status_code == 200
+        with pytest.raises(PortTaken, match="address already in use"):
+            start_uvicorn(BARE_APP, port=taken, timeout_s=20)
