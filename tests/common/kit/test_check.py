@@ -6,11 +6,18 @@ from rich.console import Console
 
 from common.kit import check, workspace
 
+M1_STUB = "raise NotImplementedError('toy m1: Add two numbers')"  # the starter's m1
+
 
 def render(report) -> str:
     buffer = io.StringIO()
     check.render(report, Console(file=buffer, width=200))
     return buffer.getvalue()
+
+
+def _write(folder, old, new):
+    path = folder / "arith.py"
+    path.write_text(path.read_text().replace(old, new))
 
 
 def test_starter_fails_with_the_line_in_the_candidate_file(kit):
@@ -28,12 +35,7 @@ def test_starter_fails_with_the_line_in_the_candidate_file(kit):
 def test_fixing_a_milestone_makes_it_pass_and_progress_is_saved(kit):
     lab = kit.lab("toy")
     folder, _ = workspace.start(kit, lab)
-    code = (folder / "arith.py").read_text()
-    (folder / "arith.py").write_text(
-        code.replace(
-            "raise NotImplementedError('toy m1: Add two numbers')", "return a + b"
-        )
-    )
+    _write(folder, M1_STUB, "return a + b")
     report = check.check(kit, lab)
     assert [r.status for r in report.results] == ["passed", "failed", "failed"]
     assert workspace.Progress.load(kit).passed("toy") == {"m1"}
@@ -43,12 +45,7 @@ def test_fixing_a_milestone_makes_it_pass_and_progress_is_saved(kit):
 def test_a_wrong_answer_reports_the_assertion(kit):
     lab = kit.lab("toy")
     folder, _ = workspace.start(kit, lab)
-    code = (folder / "arith.py").read_text()
-    (folder / "arith.py").write_text(
-        code.replace(
-            "raise NotImplementedError('toy m1: Add two numbers')", "return a - b"
-        )
-    )
+    _write(folder, M1_STUB, "return a - b")
     report = check.check(kit, lab, "m1")
     failure = report.results[0].first_failure.failure
     assert failure["file"].endswith("check_m1_add.py")
@@ -81,11 +78,6 @@ def test_a_syntax_error_points_at_the_candidate_line(kit):
     failure = report.results[0].first_failure.failure
     assert failure["file"] == str(folder / "arith.py") and failure["line"] == 1
     assert "SyntaxError" in failure["message"] or "expected ':'" in failure["message"]
-
-
-def _write(folder, old, new):
-    path = folder / "arith.py"
-    path.write_text(path.read_text().replace(old, new))
 
 
 def test_a_failed_property_shows_its_falsifying_example_whole(kit, monkeypatch):
@@ -130,9 +122,7 @@ def test_an_array_mismatch_shows_the_values_and_shapes(kit):
 def test_checking_one_milestone_says_what_passed_and_what_was_not_checked(kit):
     lab = kit.lab("toy")
     folder, _ = workspace.start(kit, lab)
-    _write(
-        folder, "raise NotImplementedError('toy m1: Add two numbers')", "return a + b"
-    )
+    _write(folder, M1_STUB, "return a + b")
     seen = []
     report = check.check(kit, lab, "m1", on_progress=lambda done, n: seen.append(n))
     text = render(report)
@@ -154,12 +144,7 @@ def test_verbose_shows_pytests_own_report(kit):
 def test_pytests_own_internal_error_is_named_not_shown_as_tests_that_never_ran(kit):
     lab = kit.lab("toy")
     folder, _ = workspace.start(kit, lab)
-    code = (folder / "arith.py").read_text()
-    (folder / "arith.py").write_text(
-        code.replace(
-            "raise NotImplementedError('toy m1: Add two numbers')", "return a - b"
-        )
-    )
+    _write(folder, M1_STUB, "return a - b")
     # What CPython 3.11.7 did inside pytest's long tracebacks on a real starter.
     (kit.root / "tests" / "toy" / "conftest.py").write_text(
         "def pytest_runtest_logreport(report):\n"
