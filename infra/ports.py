@@ -1,11 +1,19 @@
-"""Free ports on the loopback interface, and waiting for a server to listen."""
+"""Free ports on the loopback interface, starting a server on one, and waiting for it to listen."""
 
 from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 HOST = "127.0.0.1"
+PORT_ATTEMPTS = 3
+T = TypeVar("T")
+
+
+class PortTaken(Exception):
+    """A server could not bind its port: another process holds it."""
 
 
 def free_port() -> int:
@@ -25,3 +33,21 @@ def wait_for_port(port: int, timeout_s: float, host: str = HOST) -> bool:
                 return True
         time.sleep(0.05)
     return False
+
+
+def start_on_free_port(start: Callable[[int], T], port: int | None = None) -> T:
+    """``start(port)``: on ``port`` if given, else on a free one.
+
+    A port :func:`free_port` returned was free then, but another process (a
+    client's outgoing connection takes its local port from the same range) can
+    take it before the server binds it. When ``start`` raises
+    :class:`PortTaken` for a port chosen here, it is tried again on a new one,
+    up to ``PORT_ATTEMPTS`` times; a given port is never changed.
+    """
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        try:
+            return start(port or free_port())
+        except PortTaken:
+            if port is not None or attempt == PORT_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -15,20 +15,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.ports import HOST, free_port, wait_for_port
+from infra import ports
+from infra.ports import HOST, wait_for_port
 from infra.processes import OwnedProcess
 
 INSTALL_HINT = "install it with `apt-get install redis-server` (Debian/Ubuntu) or `brew install redis` (macOS)"
-
-
-PORT_ATTEMPTS = 3
 
 
 class RedisUnavailable(RuntimeError):
     """No redis-server binary, or it did not start."""
 
 
-class PortTaken(RedisUnavailable):
+class PortTaken(RedisUnavailable, ports.PortTaken):
     """redis-server could not bind: another process holds the port."""
 
 
@@ -60,19 +58,15 @@ def start_redis(
     Given a ``workdir`` and a ``port``, it restarts a server where it was: it
     loads the ``dump.rdb`` a ``SAVE`` left there, and clients that point at
     the port reconnect to it. A port chosen here that another process takes
-    before Redis binds it is replaced (up to ``PORT_ATTEMPTS`` times); a given
-    one is not.
+    before Redis binds it is replaced (``infra.ports.start_on_free_port``); a
+    given one is not.
     """
     binary = redis_binary()
     if binary is None:
         raise RedisUnavailable(f"redis-server is not on PATH; {INSTALL_HINT}.")
-    for attempt in range(1, PORT_ATTEMPTS + 1):
-        try:
-            return _start_once(binary, workdir, timeout_s, port or free_port())
-        except PortTaken:
-            if port is not None or attempt == PORT_ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+    return ports.start_on_free_port(
+        lambda free: _start_once(binary, workdir, timeout_s, free), port
+    )
 
 
 def _start_once(

@@ -7,6 +7,7 @@ them), so the same app factory serves tests, the demo and load tests.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import tempfile
@@ -18,17 +19,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.ports import HOST, free_port
+from infra import ports
+from infra.ports import HOST
 from infra.processes import OwnedProcess
-
-PORT_ATTEMPTS = 3
 
 
 class ServerDidNotStart(RuntimeError):
     """The server exited or never answered its health check."""
 
 
-class PortTaken(ServerDidNotStart):
+class PortTaken(ServerDidNotStart, ports.PortTaken):
     """uvicorn could not bind: another process holds the port."""
 
 
@@ -78,28 +78,21 @@ def start_uvicorn(
         port: the port to listen on (a free one by default); a given one
             restarts a server where its clients already point.
 
-    A port chosen here was free when it was chosen, but another process (a
-    client's outgoing connection takes its local port from the same range)
-    can take it before uvicorn binds: then it is tried again on a new port, up
-    to ``PORT_ATTEMPTS`` times. A given port is not changed.
+    A port chosen here that another process takes before uvicorn binds it
+    is replaced (``infra.ports.start_on_free_port``); a given one is not.
     """
-    for attempt in range(1, PORT_ATTEMPTS + 1):
-        try:
-            return _start_once(
-                app,
-                port or free_port(),
-                factory=factory,
-                env=env,
-                workers=workers,
-                health_path=health_path,
-                timeout_s=timeout_s,
-                log_dir=log_dir,
-                extra_args=extra_args,
-            )
-        except PortTaken:
-            if port is not None or attempt == PORT_ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+    start = functools.partial(
+        _start_once,
+        app,
+        factory=factory,
+        env=env,
+        workers=workers,
+        health_path=health_path,
+        timeout_s=timeout_s,
+        log_dir=log_dir,
+        extra_args=extra_args,
+    )
+    return ports.start_on_free_port(start, port)
 
 
 def _start_once(

@@ -31,31 +31,20 @@ def test_stop_kills_exactly_the_started_process(redis_available):
 
 
 def test_a_port_someone_else_listens_on_is_never_taken_for_ours(
-    redis_available, monkeypatch
+    redis_available, first_free_port_taken
 ):
     """Another listener on the chosen port accepts connections too: not a start."""
-    import socket
-
     import redis
 
-    from infra import redis_server
-    from infra.ports import HOST, free_port
+    from infra.redis_server import PortTaken, start_redis
 
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
-        holder.bind((HOST, 0))
-        holder.listen()
-        taken = holder.getsockname()[1]
-        ports = iter([taken])
-        monkeypatch.setattr(
-            redis_server, "free_port", lambda: next(ports, None) or free_port()
-        )
-        server = redis_server.start_redis()
-        try:
-            assert server.port != taken
-            client = redis.Redis.from_url(server.url)
-            assert client.ping()
-            client.close()
-        finally:
-            server.stop()
-        with pytest.raises(redis_server.PortTaken, match="Address already in use"):
-            redis_server.start_redis(port=taken)
+    server = start_redis()
+    try:
+        assert server.port != first_free_port_taken
+        client = redis.Redis.from_url(server.url)
+        assert client.ping()
+        client.close()
+    finally:
+        server.stop()
+    with pytest.raises(PortTaken, match="Address already in use"):
+        start_redis(port=first_free_port_taken)

@@ -1,14 +1,11 @@
 """uvicorn runs the app in its own process on loopback and stops by id."""
 
 import os
-import socket
 
 import httpx
 import pytest
 
-from infra import uvicorn_server
 from infra.apps import BARE_APP
-from infra.ports import HOST, free_port
 from infra.uvicorn_server import (
     PortTaken,
     ServerDidNotStart,
@@ -37,19 +34,11 @@ def test_a_broken_app_reports_its_log():
 
 
 def test_a_port_taken_before_uvicorn_binds_is_replaced_but_a_given_one_is_not(
-    monkeypatch,
+    first_free_port_taken,
 ):
     """free_port's port can be taken before the server binds it (seen in CI)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
-        holder.bind((HOST, 0))
-        holder.listen()
-        taken = holder.getsockname()[1]
-        ports = iter([taken])
-        monkeypatch.setattr(
-            uvicorn_server, "free_port", lambda: next(ports, None) or free_port()
-        )
-        with running_uvicorn(BARE_APP) as server:
-            assert server.port != taken
-            assert httpx.get(server.url + "/healthz").status_code == 200
-        with pytest.raises(PortTaken, match="address already in use"):
-            start_uvicorn(BARE_APP, port=taken, timeout_s=20)
+    with running_uvicorn(BARE_APP) as server:
+        assert server.port != first_free_port_taken
+        assert httpx.get(server.url + "/healthz").status_code == 200
+    with pytest.raises(PortTaken, match="address already in use"):
+        start_uvicorn(BARE_APP, port=first_free_port_taken, timeout_s=20)
