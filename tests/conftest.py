@@ -31,6 +31,15 @@ settings.register_profile(
     # and the shrunk example is what a candidate needs.
     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
 )
+# `labkit verify` needs a verdict, not a report: a failing example proves a
+# stub or a wrong answer is caught, and shrinking it to the smallest one (most
+# of a failing property's time) is for a reader. Nor does verify keep examples.
+settings.register_profile(
+    "labkit-verdict",
+    parent=settings.get_profile("labkit"),
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target],
+    database=None,
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "labkit"))
 
 REQUIRE_SERVICES = os.environ.get("LABKIT_REQUIRE_SERVICES") == "1"

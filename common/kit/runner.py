@@ -28,6 +28,9 @@ _PROGRESS_EVERY_S = 0.5
 # use instead of every installed one (finding them scans every installed
 # package's metadata, each run).
 _LEAN_ARGS = ["--tb=native", "-p", "pytest_timeout", "-p", "_hypothesis_pytestplugin"]
+# ... and hypothesis reports the first failing example it finds, unshrunk
+# (the profile is the kit's tests' own: tests/conftest.py).
+VERDICT_PROFILE = "labkit-verdict"
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,7 @@ def run_pytest(
         run_env[REPORT_VAR] = str(report)
         if lean:
             run_env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+            run_env["HYPOTHESIS_PROFILE"] = VERDICT_PROFILE
         if pycache is not None:
             run_env.pop("PYTHONDONTWRITEBYTECODE", None)
             run_env["PYTHONPYCACHEPREFIX"] = str(pycache)
