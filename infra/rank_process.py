@@ -12,6 +12,14 @@ As with any ``multiprocessing`` start method but ``fork``, a script that
 starts ranks must guard its entry point with ``if __name__ == "__main__":``
 (the fork server imports the main module). :func:`stop_fork_server` stops
 the server itself; the next rank starts a new one.
+
+A process that was itself forked by a fork server which has already
+imported everything a rank needs (``labkit verify``'s warm pytest server,
+which says so with ``REUSE_VAR`` in the environment) asks *that* server for
+its ranks instead of starting one more: a verify runs the distributed tests
+dozens of times, and each new server would import torch again (seconds of
+CPU each). Only on CPython before 3.12, whose fork-server protocol this
+relies on; elsewhere a new server starts as usual.
 """
 
 from __future__ import annotations
@@ -21,21 +29,52 @@ import multiprocessing
 import multiprocessing.context
 import os
 import signal
+import sys
 from pathlib import Path
+
+# What a rank needs imported before it is forked. torch._dynamo: the first
+# optimiser imports it lazily, 2-3 s per process.
+RANK_PRELOAD = ["torch", "torch.distributed", "torch._dynamo", "infra.torch_rank"]
+# Set (to "1") by a fork server that preloaded RANK_PRELOAD, for its children.
+REUSE_VAR = "LABKIT_RANKS_FROM_FORK_SERVER"
+
+
+def _parent_fork_server() -> bool:
+    """Whether to fork ranks from the fork server that forked this process.
+
+    A child of ``multiprocessing``'s fork server knows its server's address
+    and holds the "alive" pipe its requests carry, but not its pid (it is
+    not the server's parent), so ``ensure_running`` would start a new one.
+    """
+    if os.environ.get(REUSE_VAR) != "1" or sys.version_info >= (3, 12):
+        return False
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver
+    return (
+        getattr(server, "_forkserver_address", None) is not None
+        and getattr(server, "_forkserver_alive_fd", None) is not None
+        and getattr(server, "_forkserver_pid", 0) is None
+    )
 
 
 def _fork_server() -> multiprocessing.context.ForkServerContext:
     """The fork server ranks are forked from: torch imported once, never run there."""
     context = multiprocessing.get_context("forkserver")
-    # torch._dynamo: the first optimiser imports it lazily, 2-3 s per process
-    context.set_forkserver_preload(
-        ["torch", "torch.distributed", "torch._dynamo", "infra.torch_rank"]
-    )
+    if _parent_fork_server():
+        from multiprocessing import forkserver, resource_tracker
+
+        # The server that forked us is running (it outlives us): never start
+        # another. Only the check is replaced; the request is the standard one.
+        forkserver._forkserver.ensure_running = resource_tracker.ensure_running  # type: ignore[method-assign]
+        return context
+    context.set_forkserver_preload(RANK_PRELOAD)
     return context
 
 
 def fork_server_pid() -> int | None:
-    """The fork server's pid while it runs (it serves every group of this process)."""
+    """The pid of the fork server this process started, while it runs (``None``
+    when there is none, or when ranks come from the server that forked us)."""
     from multiprocessing import forkserver
 
     return getattr(forkserver._forkserver, "_forkserver_pid", None)
