@@ -26,9 +26,8 @@ def test_a_trial_reports_its_validation_auc_after_every_epoch(
 
     train, valid, sizes, config = encoded
     base = config.replace(max_epochs=EPOCHS, patience=EPOCHS).to_dict()
-    params = {
-        name: base[name] for name in TUNED
-    }  # the default point, as Tune passes it
+    # The default point, as Tune passes it (the search's first trial).
+    params = {name: base[name] for name in TUNED}
     params["hidden"] = "x".join(str(h) for h in config.hidden)
     reports: list[dict[str, Any]] = []
 

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[3]
 PROGRAMS = ROOT / "tests" / "infra"  # torch_dist_programs.py
 
 RUN = """
-import json, os, sys
+import json, os
 from infra.rank_process import fork_server_pid
 from infra.torch_dist import RankGroup
 
