@@ -28,18 +28,26 @@ session's own Ray) can run side by side.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import secrets
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra.ports import HOST, free_port, wait_for_port
 from infra.processes import OwnedProcess
+
+# `ray start` gives its raylet 30 s (fixed inside Ray) to register with the
+# head, then exits with this message. On a loaded 2-core machine a worker node
+# joining a head that is itself still starting can miss it: such a node is
+# started again, on fresh ports, while the cluster's own timeout lasts.
+RAY_START_TIMED_OUT = "timed out during startup"
+NODE_START_ATTEMPTS = 3
 
 
 class ClusterStartError(RuntimeError):
@@ -172,18 +180,64 @@ def start_local_cluster(
         # so their start-up overlaps the head's raylet and agents (on a loaded
         # 2-core machine each node takes ~10 s; in sequence that doubles).
         _wait_listening(cluster.nodes[0], port, timeout_s)
+        start_worker = functools.partial(
+            _start_worker, ray, address, common, node_env, temp_dir
+        )
         for i in range(1, num_nodes):
-            worker = [ray, "start", f"--address={address}", *common, *_node_ports()]
-            node = OwnedProcess.start(
-                worker, f"ray-node-{i}", temp_dir / f"node-{i}.log", env=node_env
-            )
-            cluster.nodes.append(node)
-        for node in cluster.nodes:
-            _wait_started(node, timeout_s)
+            cluster.nodes.append(start_worker(i, 1))
+        _wait_started(cluster.nodes[0], timeout_s)
+        for i in range(1, num_nodes):
+            _wait_worker_started(cluster, i, start_worker, timeout_s)
     except BaseException:
         cluster.stop()
         raise
     return cluster
+
+
+def _start_worker(
+    ray: str,
+    address: str,
+    common: list[str],
+    env: dict[str, str],
+    temp_dir: Path,
+    index: int,
+    attempt: int,
+) -> OwnedProcess:
+    """``ray start`` for worker node ``index`` (its ``attempt``-th try, with fresh ports)."""
+    args = [ray, "start", f"--address={address}", *common, *_node_ports()]
+    log = temp_dir / (
+        f"node-{index}.log" if attempt == 1 else f"node-{index}.{attempt}.log"
+    )
+    return OwnedProcess.start(args, f"ray-node-{index}", log, env=env)
+
+
+def _wait_worker_started(
+    cluster: LocalCluster,
+    index: int,
+    start: Callable[[int, int], OwnedProcess],
+    timeout_s: float,
+) -> None:
+    """Wait for worker node ``index``; start it again if Ray's own wait ran out.
+
+    Only that failure is retried (``RAY_START_TIMED_OUT``, at most
+    ``NODE_START_ATTEMPTS`` tries in all): any other exit is the node's real
+    error and is raised with its log. The failed try is stopped, with
+    everything it started, before the next begins.
+    """
+    deadline = time.monotonic() + timeout_s
+    for attempt in range(2, NODE_START_ATTEMPTS + 2):
+        node = cluster.nodes[index]
+        try:
+            _wait_started(node, max(deadline - time.monotonic(), 1.0))
+            return
+        except ClusterStartError:
+            if (
+                attempt > NODE_START_ATTEMPTS
+                or RAY_START_TIMED_OUT not in node.log_tail()
+            ):
+                raise
+        node.stop(grace_s=5.0)
+        cluster.nodes[index] = start(index, attempt)
 
 
 def _wait_listening(node: OwnedProcess, port: int, timeout_s: float) -> None:
