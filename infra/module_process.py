@@ -142,7 +142,9 @@ def run_bounded(
             pid=process.pid,
             output=output,
         )
-    return Finished(name, process.pid, process.proc.returncode, output)
+    code = process.proc.returncode
+    assert code is not None  # stopped above, so it has exited
+    return Finished(name, process.pid, code, output)
 
 
 def run_module(

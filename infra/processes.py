@@ -13,13 +13,29 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
+
+
+class Proc(Protocol):
+    """What :class:`OwnedProcess` needs of a process: ``subprocess.Popen``'s
+    ``pid``, ``poll``, ``wait`` and ``returncode`` (``infra.warm_fork.ForkedPopen``
+    has them too)."""
+
+    pid: int
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
 
 
 @dataclass
 class OwnedProcess:
     """A subprocess in its own process group, with its output in a log file."""
 
-    proc: subprocess.Popen[bytes]
+    proc: Proc
     log_path: Path
     name: str
 

@@ -39,7 +39,7 @@ RANK_PRELOAD = ["torch", "torch.distributed", "torch._dynamo", "infra.torch_rank
 REUSE_VAR = "LABKIT_RANKS_FROM_FORK_SERVER"
 
 
-def _parent_fork_server() -> bool:
+def reuse_parent_fork_server() -> bool:
     """Whether to fork ranks from the fork server that forked this process.
 
     A child of ``multiprocessing``'s fork server knows its server's address
@@ -58,10 +58,13 @@ def _parent_fork_server() -> bool:
     )
 
 
-def _fork_server() -> multiprocessing.context.ForkServerContext:
-    """The fork server ranks are forked from: torch imported once, never run there."""
+def fork_server_context() -> multiprocessing.context.ForkServerContext:
+    """The fork server ranks (and ``infra.warm_fork``'s processes) are forked from.
+
+    Torch is imported there once and never run.
+    """
     context = multiprocessing.get_context("forkserver")
-    if _parent_fork_server():
+    if reuse_parent_fork_server():
         from multiprocessing import forkserver, resource_tracker
 
         # The server that forked us is running (it outlives us): never start
@@ -96,7 +99,7 @@ class RankProcess:
         from infra.torch_rank import child_main
 
         self.name, self.log_path = f"rank {slot}", log
-        self.process = _fork_server().Process(
+        self.process = fork_server_context().Process(
             target=child_main, args=(slot, control, token, env, str(log)), daemon=False
         )
         self.process.start()

@@ -2,7 +2,10 @@
 
 Tests and labs talk to the service over real HTTP, as a client would. The
 server's settings travel as environment variables (pydantic-settings reads
-them), so the same app factory serves tests, the demo and load tests.
+them), so the same app factory serves tests, the demo and load tests. Under
+``labkit verify`` the server is forked from verify's warm server instead of
+a new interpreter (``infra.warm_fork``): the same process, started without
+importing torch again.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra import ports
+from infra import ports, warm_fork
 from infra.ports import HOST
 from infra.processes import OwnedProcess
 
@@ -127,9 +130,16 @@ def _start_once(
     run_env = dict(os.environ)
     run_env.update(env or {})
     log_dir = log_dir or Path(tempfile.mkdtemp(prefix="labkit-uvicorn-"))
-    process = OwnedProcess.start(
-        args, f"uvicorn {app}", log_dir / f"uvicorn-{port}.log", env=run_env
-    )
+    name, log_path = f"uvicorn {app}", log_dir / f"uvicorn-{port}.log"
+    if (
+        warm_fork.available() and workers == 1
+    ):  # under labkit verify: no new interpreter
+        forked = warm_fork.start_module(
+            "uvicorn", args[3:], env=run_env, log_path=log_path
+        )
+        process = OwnedProcess(forked, log_path, name)
+    else:
+        process = OwnedProcess.start(args, name, log_path, env=run_env)
     server = UvicornServer(process, port)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

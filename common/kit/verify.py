@@ -29,7 +29,10 @@ whose inputs are
 unchanged since its last clean run is not verified again
 (``common.kit.verify_cache``; ``--no-cache`` forces it). Each pytest run is a
 fork of one warm server that has already imported numpy, torch and pytest
-(``common.kit.warm_pytest``), which halves the cost of a run.
+(``common.kit.warm_pytest``), which halves the cost of a run; the
+torch.distributed ranks and uvicorn servers a run starts are forked from the
+same server (``infra.rank_process``, ``infra.warm_fork``) instead of new
+interpreters that would import torch again.
 
 It prints a table and returns whether everything held.
 """

@@ -1,13 +1,15 @@
-"""The warm pytest server: a run's torch.distributed ranks are forked from it too.
+"""The warm pytest server: a run's torch.distributed ranks and servers are forked from it too.
 
 A run that starts ranks (``infra.torch_dist.RankGroup``) would otherwise
 start a fork server of its own and import torch there again, seconds of CPU
-per run, dozens of runs per ``labkit verify``.
+per run, dozens of runs per ``labkit verify``; a run that starts a uvicorn
+server (``infra.uvicorn_server``) would start a new interpreter for it.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -56,3 +58,66 @@ def test_a_runs_ranks_are_forked_by_the_warm_server_not_a_new_one(tmp_path):
     else:  # a server of the run's own, as outside verify
         assert seen["own_server"] is not None
         assert seen["rank_parents"] == [seen["own_server"]] * 2
+
+
+APP = """
+import os
+from fastapi import FastAPI
+
+def create_app():
+    app = FastAPI()
+
+    @app.get("/healthz")
+    async def healthz():
+        return {"word": os.environ["WARM_APP_WORD"], "cwd": os.getcwd()}
+
+    return app
+"""
+
+SERVE = """
+import json, os, httpx
+from infra.uvicorn_server import start_uvicorn
+
+def test_server(tmp_path):
+    server = start_uvicorn("warm_app:create_app",
+                           env={"PYTHONPATH": %(apps)r, "WARM_APP_WORD": "forked"})
+    try:
+        pid = server.process.pid
+        stat = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        record = {"answer": httpx.get(server.url + "/healthz").json(),
+                  "server_parent": int(stat[1]), "own_group": os.getpgid(pid) == pid,
+                  "my_parent": os.getppid(), "my_cwd": os.getcwd()}
+    finally:
+        record["exit"] = server.stop(grace_s=10)
+    record["log"] = server.process.log_path.exists()
+    with open(%(record)r, "w") as f:
+        json.dump(record, f)
+"""
+
+
+@pytest.mark.skipif(not available(), reason="warm runs are Linux-only (forkserver)")
+def test_a_runs_uvicorn_server_is_forked_by_the_warm_server_with_the_runs_env(
+    tmp_path,
+):
+    apps = tmp_path / "apps"
+    apps.mkdir()
+    (apps / "warm_app.py").write_text(APP)
+    record = tmp_path / "record.json"
+    test = tmp_path / "test_server.py"
+    test.write_text(SERVE % {"apps": str(apps), "record": str(record)})
+    log = tmp_path / "run.log"
+
+    code = WarmPytest().run(["-q", "-p", "no:cacheprovider", str(test)], {}, ROOT, log)
+
+    assert code == 0, log.read_text()[-3000:]
+    seen = json.loads(record.read_text())
+    # The server has the run's environment and working directory, its own
+    # process group and a log, and ends on SIGTERM as a new interpreter's
+    # uvicorn does (it shuts down, then raises the signal again: -15).
+    assert seen["answer"] == {"word": "forked", "cwd": seen["my_cwd"]}
+    assert seen["own_group"] and seen["log"]
+    assert seen["exit"] == -signal.SIGTERM
+    if sys.version_info < (3, 12):  # forked by the warm server, not a new python
+        assert seen["server_parent"] == seen["my_parent"]
+    else:
+        assert seen["server_parent"] != seen["my_parent"]
