@@ -180,14 +180,23 @@ def test_a_store_that_fails_over_scores_the_batch_from_popularity(
     )
 
 
+FEATURES_S, MODEL_S = 0.3, 0.2  # how long the read and the model take
+SLACK_S = 0.15  # for late wake-ups: under verify's load 0.08 s was exceeded
+
+
 def test_each_job_says_where_its_time_went(service_parts, model) -> None:
-    """queue: enqueued to the batch's start; features: the read; model: the call."""
-    stand_in = StandIn(model, "v-a", delay_s=0.1)
+    """queue: enqueued to the batch's start; features: the read; model: the call.
+
+    The stages last long enough, and the bounds leave enough slack (SLACK_S),
+    for a loaded machine's late wake-ups, while a stage that takes in its
+    neighbour's time is still off by at least 0.2 s.
+    """
+    stand_in = StandIn(model, "v-a", delay_s=MODEL_S)
     scorer = make_scorer(service_parts, Holder(stand_in))
     fetch = scorer.fetch_features
 
     async def slow(users, items, used):
-        await asyncio.sleep(0.15)
+        await asyncio.sleep(FEATURES_S)
         return await fetch(users, items, used)
 
     scorer.fetch_features = slow
@@ -197,9 +206,9 @@ def test_each_job_says_where_its_time_went(service_parts, model) -> None:
     results, _ = score(scorer, batch)
     for k, scored in enumerate(results):
         waited = 0.2 * (k + 1)
-        assert waited <= scored.queue_s < waited + 0.08, (k, scored.queue_s)
-        assert 0.15 <= scored.features_s < 0.15 + 0.1, scored.features_s
-        assert 0.1 <= scored.model_s < 0.1 + 0.1, scored.model_s
+        assert waited <= scored.queue_s < waited + SLACK_S, (k, scored.queue_s)
+        assert FEATURES_S <= scored.features_s < FEATURES_S + SLACK_S, scored.features_s
+        assert MODEL_S <= scored.model_s < MODEL_S + SLACK_S, scored.model_s
 
 
 def test_scores_equal_the_offline_scores(url, oracle, model, active_user) -> None:
