@@ -272,19 +272,21 @@ def test_a_timer_left_from_an_early_batch_does_not_close_the_next() -> None:
 def test_a_request_that_waited_behind_a_batch_leaves_at_once() -> None:
     """The deadline counts from a request's arrival, not from when the loop got to it.
 
-    With a 0.3 s wait and a handler that takes 0.5 s: 1 arrives at 0 s and
-    runs 0.3–0.8 s. 2 arrives at 0.35 s and has waited its 0.3 s by 0.8 s,
-    so it goes alone at once (0.8–1.3 s). 3 arrives at 0.95 s, after 2 left:
+    With a 0.3 s wait and a handler that takes 0.6 s: 1 arrives at 0 s and
+    runs 0.3–0.9 s. 2 arrives at 0.45 s and has waited its 0.3 s by 0.9 s,
+    so it goes alone at once (0.9–1.5 s). 3 arrives at 1.05 s, after 2 left:
     [1], [2], [3]. A deadline taken from when the loop started waiting
-    (0.8 + 0.3 s) keeps 2 waiting until 1.1 s, and 3 joins it: [2, 3].
+    (0.9 + 0.3 s) keeps 2 waiting until 1.2 s, and 3 joins it: [2, 3]. Every
+    moment is 0.15 s from the next that matters, for a loaded machine's late
+    wake-ups (with 0.05 s the reference failed under verify's load).
     """
-    handler = Recorder(delay_s=0.5)
+    handler = Recorder(delay_s=0.6)
 
     async def main():
         batcher = make(handler, max_batch_size=8, batch_wait_timeout_s=0.3)
         batcher.start()
         try:
-            return await submit_on_schedule(batcher, [(0.0, 1), (0.35, 2), (0.95, 3)])
+            return await submit_on_schedule(batcher, [(0.0, 1), (0.45, 2), (1.05, 3)])
         finally:
             batcher.cancel()
 
@@ -311,7 +313,8 @@ def test_the_loop_sleeps_until_an_arrival_a_full_batch_or_the_deadline() -> None
         batcher._run = counting_run  # start() runs this as the loop's task
         batcher.start()
         try:
-            schedule = [(0.0, 1), (0.1, 2), (0.2, 3), (0.6, 4), (0.65, 5)]
+            # 0.2 s or more from each arrival to the deadline it must beat or miss
+            schedule = [(0.0, 1), (0.05, 2), (0.1, 3), (0.6, 4), (0.65, 5)]
             results = await submit_on_schedule(batcher, schedule)
             await asyncio.sleep(0.3)  # idle: nothing may wake the loop now
         finally:
