@@ -48,6 +48,7 @@ from infra.processes import OwnedProcess
 # started again, on fresh ports, while the cluster's own timeout lasts.
 RAY_START_TIMED_OUT = "timed out during startup"
 NODE_START_ATTEMPTS = 3
+MIN_RETRY_S = 15.0  # a try with less of the cluster's timeout left would fail anyway
 
 
 class ClusterStartError(RuntimeError):
@@ -220,9 +221,10 @@ def _wait_worker_started(
     """Wait for worker node ``index``; start it again if Ray's own wait ran out.
 
     Only that failure is retried (``RAY_START_TIMED_OUT``, at most
-    ``NODE_START_ATTEMPTS`` tries in all): any other exit is the node's real
-    error and is raised with its log. The failed try is stopped, with
-    everything it started, before the next begins.
+    ``NODE_START_ATTEMPTS`` tries in all, while ``MIN_RETRY_S`` of the timeout
+    is left): any other exit is the node's real error and is raised with its
+    log, and a head that died is named instead of the node. The failed try is
+    stopped, with everything it started, before the next begins.
     """
     deadline = time.monotonic() + timeout_s
     for attempt in range(2, NODE_START_ATTEMPTS + 2):
@@ -231,9 +233,16 @@ def _wait_worker_started(
             _wait_started(node, max(deadline - time.monotonic(), 1.0))
             return
         except ClusterStartError:
+            head = cluster.nodes[0]
+            if not head.alive():  # the real error is the head's
+                raise ClusterStartError(
+                    f"{head.name} exited with code {head.proc.returncode}:\n"
+                    f"{head.log_tail()}"
+                ) from None
             if (
                 attempt > NODE_START_ATTEMPTS
                 or RAY_START_TIMED_OUT not in node.log_tail()
+                or deadline - time.monotonic() < MIN_RETRY_S
             ):
                 raise
         node.stop(grace_s=5.0)

@@ -23,28 +23,39 @@ changes: :func:`available` is false and callers start a new interpreter.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import runpy
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
+from multiprocessing.connection import wait as wait_for_sentinels
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
-from infra.rank_process import fork_server_context, reuse_parent_fork_server
+from infra.rank_process import REUSE_VAR, fork_server_context, reuse_parent_fork_server
 
 # Set by the forked process when it could not become what was asked (the
 # lab package was already imported, so the overlay could not apply).
 CANNOT_START_EXIT = 70  # EX_SOFTWARE
 # Process.start is not thread-safe, and a run may start several servers at
-# once from background threads (the serving labs' conftests do).
-_START = threading.Lock()
+# once from background threads (the serving labs' conftests do); it also
+# reads the exit status of every finished child, which only one reader may do.
+_LOCK = threading.Lock()
+# The warm server preloads this module (common.kit.warm_pytest.PRELOAD): what
+# follows ran there, before any run, so a forked process knows the server's
+# own sys.path (a run's has pytest's test folders in front) and can tell that
+# the module came from the server.
+_LOADED_IN = os.getpid()
+_SERVER_PATH = list(sys.path)
+SETSID_WAIT_S = 5.0  # for the forked process to be in a process group of its own
 
 
 def available() -> bool:
     """Whether this process was forked by a warm server it may ask for processes."""
-    return reuse_parent_fork_server()
+    return os.getpid() != _LOADED_IN and reuse_parent_fork_server()
 
 
 class ForkedPopen:
@@ -57,16 +68,18 @@ class ForkedPopen:
 
     @property
     def returncode(self) -> int | None:
-        return self._process.exitcode
+        with _LOCK:
+            return self._process.exitcode
 
     def poll(self) -> int | None:
-        return self._process.exitcode if not self._process.is_alive() else None
+        return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
-        self._process.join(timeout)
-        if self._process.exitcode is None:
+        wait_for_sentinels([self._process.sentinel], timeout)
+        code = self.returncode
+        if code is None:
             raise subprocess.TimeoutExpired(self.args, timeout or 0.0)
-        return self._process.exitcode
+        return code
 
 
 def start_module(
@@ -81,9 +94,18 @@ def start_module(
         name=f"python -m {module}",
         daemon=False,  # it may start processes of its own; the caller stops it
     )
-    with _START:
+    with _LOCK:
         process.start()
-    return ForkedPopen(process, [sys.executable, "-m", module, *args])
+    popen = ForkedPopen(process, [sys.executable, "-m", module, *args])
+    # As with Popen(start_new_session=True), a stop right away must reach the
+    # process group: wait for the process to make it.
+    deadline = time.monotonic() + SETSID_WAIT_S
+    while time.monotonic() < deadline and popen.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            if os.getpgid(popen.pid) == popen.pid:
+                break
+        time.sleep(0.002)
+    return popen
 
 
 def _main(
@@ -96,13 +118,15 @@ def _main(
 ) -> None:
     """The forked process: become ``python -m module args`` started by the caller."""
     os.setsid()  # its own process group: the caller stops exactly it
-    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.setpriority(os.PRIO_PROCESS, 0, niceness)
+    _let_go_of_the_server()
     if "labs" in sys.modules:  # the overlay is installed by importing labs
         print("the warm server imported labs; start a new interpreter", flush=True)
         os._exit(CANNOT_START_EXIT)
+    env = {k: v for k, v in env.items() if k != REUSE_VAR}  # it forks nothing here
     os.environ.clear()
     os.environ.update(env)
     # The interpreter read these at its start (the server's): the caller's decide.
@@ -110,6 +134,26 @@ def _main(
     sys.pycache_prefix = env.get("PYTHONPYCACHEPREFIX") or None
     os.chdir(cwd)
     front = [cwd, *(p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p)]
-    sys.path[:] = front + [p for p in sys.path if p not in front]
+    sys.path[:] = front + [p for p in _SERVER_PATH if p not in front]
     sys.argv = [module, *args]
     runpy.run_module(module, run_name="__main__", alter_sys=True)
+
+
+def _let_go_of_the_server() -> None:
+    """Close what ties this process to the warm server and its resource tracker.
+
+    The server runs while any process holds its "alive" pipe: a server that
+    outlived its run would otherwise keep verify's warm server (and the
+    output verify's caller reads) open after verify ends.
+    """
+    from multiprocessing import forkserver, resource_tracker
+
+    for owner, attribute in (
+        (forkserver._forkserver, "_forkserver_alive_fd"),
+        (resource_tracker._resource_tracker, "_fd"),
+    ):
+        fd = getattr(owner, attribute, None)
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+            setattr(owner, attribute, None)

@@ -52,6 +52,7 @@ PRELOAD = [
     "httpx",
     # what a served app adds (a run's uvicorn servers are forked from here too:
     # infra.warm_fork)
+    "infra.warm_fork",  # records the server's own sys.path, for its forks
     "uvicorn.main",
     "pydantic_settings",
     "prometheus_client",

@@ -57,14 +57,20 @@ args = sys.argv[2:]
 if "--head" in args:
     port = int(next(a for a in args if a.startswith("--port=")).split("=")[1])
     server = socket.create_server(("127.0.0.1", port))
+    print("Ray runtime started.", flush=True)
+    if os.environ.get("FAKE_HEAD_DIES"):
+        time.sleep(0.3)
+        print("the GCS crashed", flush=True)
+        sys.exit(3)
 else:
     tries = Path(os.environ["FAKE_TRIES"])
     tried = len(tries.read_text()) if tries.exists() else 0
     tries.write_text("x" * (tried + 1))
     if tried < int(os.environ["FAKE_FAILS"]):
+        time.sleep(float(os.environ.get("FAKE_FAIL_AFTER_S", "0")))
         print("Exception: " + os.environ["FAKE_ERROR"], flush=True)
         sys.exit(1)
-print("Ray runtime started.", flush=True)
+    print("Ray runtime started.", flush=True)
 time.sleep(60)
 """
 
@@ -122,3 +128,14 @@ def test_a_node_that_fails_otherwise_or_too_often_is_an_error_with_its_log(
     with pytest.raises(ClusterStartError, match="timed out during startup"):
         start_local_cluster(num_nodes=2, timeout_s=20)
     assert len(tries.read_text()) == ray_cluster.NODE_START_ATTEMPTS
+
+
+def test_a_worker_that_timed_out_because_the_head_died_names_the_head(
+    fake_ray: Callable[[int, str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tries = fake_ray(1, TIMED_OUT)
+    monkeypatch.setenv("FAKE_HEAD_DIES", "1")
+    monkeypatch.setenv("FAKE_FAIL_AFTER_S", "1.0")  # the head is gone by then
+    with pytest.raises(ClusterStartError, match="ray-head exited with code 3"):
+        start_local_cluster(num_nodes=2, timeout_s=20)
+    assert len(tries.read_text()) == 1  # no retry against a dead head

@@ -61,24 +61,27 @@ def test_a_runs_ranks_are_forked_by_the_warm_server_not_a_new_one(tmp_path):
 
 
 APP = """
-import os
+import importlib.util, os, sys
 from fastapi import FastAPI
 
 def create_app():
+    print("warm-app-started", file=sys.stderr, flush=True)
     app = FastAPI()
 
     @app.get("/healthz")
     async def healthz():
-        return {"word": os.environ["WARM_APP_WORD"], "cwd": os.getcwd()}
+        return {"word": os.environ["WARM_APP_WORD"], "cwd": os.getcwd(),
+                "sidecar": importlib.util.find_spec("sidecar") is not None}
 
     return app
 """
 
 SERVE = """
-import json, os, httpx
+import importlib.util, json, os, httpx
 from infra.uvicorn_server import start_uvicorn
 
 def test_server(tmp_path):
+    assert importlib.util.find_spec("sidecar")  # pytest put this test's folder first
     server = start_uvicorn("warm_app:create_app",
                            env={"PYTHONPATH": %(apps)r, "WARM_APP_WORD": "forked"})
     try:
@@ -89,7 +92,7 @@ def test_server(tmp_path):
                   "my_parent": os.getppid(), "my_cwd": os.getcwd()}
     finally:
         record["exit"] = server.stop(grace_s=10)
-    record["log"] = server.process.log_path.exists()
+    record["log"] = server.process.log_path.read_text()
     with open(%(record)r, "w") as f:
         json.dump(record, f)
 """
@@ -102,6 +105,7 @@ def test_a_runs_uvicorn_server_is_forked_by_the_warm_server_with_the_runs_env(
     apps = tmp_path / "apps"
     apps.mkdir()
     (apps / "warm_app.py").write_text(APP)
+    (tmp_path / "sidecar.py").write_text("")  # beside the run's test file
     record = tmp_path / "record.json"
     test = tmp_path / "test_server.py"
     test.write_text(SERVE % {"apps": str(apps), "record": str(record)})
@@ -111,11 +115,13 @@ def test_a_runs_uvicorn_server_is_forked_by_the_warm_server_with_the_runs_env(
 
     assert code == 0, log.read_text()[-3000:]
     seen = json.loads(record.read_text())
-    # The server has the run's environment and working directory, its own
-    # process group and a log, and ends on SIGTERM as a new interpreter's
-    # uvicorn does (it shuts down, then raises the signal again: -15).
-    assert seen["answer"] == {"word": "forked", "cwd": seen["my_cwd"]}
-    assert seen["own_group"] and seen["log"]
+    # The server has the run's environment and working directory, not the
+    # test folders pytest put on the run's sys.path (as `python -m uvicorn`
+    # would), its own process group and its output in the log, and ends on
+    # SIGTERM as a new interpreter's uvicorn does (it shuts down, then raises
+    # the signal again: -15).
+    assert seen["answer"] == {"word": "forked", "cwd": seen["my_cwd"], "sidecar": False}
+    assert seen["own_group"] and "warm-app-started" in seen["log"]
     assert seen["exit"] == -signal.SIGTERM
     if sys.version_info < (3, 12):  # forked by the warm server, not a new python
         assert seen["server_parent"] == seen["my_parent"]
