@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from common.kit.warm_pytest import WarmPytest, available
+from infra.rank_process import stop_fork_server
 
 ROOT = Path(__file__).resolve().parents[3]
 PROGRAMS = ROOT / "tests" / "infra"  # torch_dist_programs.py
@@ -40,8 +41,19 @@ def test_ranks(tmp_path):
 """
 
 
+@pytest.fixture
+def fresh_fork_server():
+    """A warm server of this test's own: a process has one fork server, and in
+    the suite an earlier test (ranks) may have started it with less preloaded."""
+    stop_fork_server()
+    yield
+    stop_fork_server()
+
+
 @pytest.mark.skipif(not available(), reason="warm runs are Linux-only (forkserver)")
-def test_a_runs_ranks_are_forked_by_the_warm_server_not_a_new_one(tmp_path):
+def test_a_runs_ranks_are_forked_by_the_warm_server_not_a_new_one(
+    tmp_path, fresh_fork_server
+):
     record = tmp_path / "record.json"
     test = tmp_path / "test_ranks.py"
     test.write_text(RUN % {"programs": str(PROGRAMS), "record": str(record)})
@@ -100,7 +112,7 @@ def test_server(tmp_path):
 
 @pytest.mark.skipif(not available(), reason="warm runs are Linux-only (forkserver)")
 def test_a_runs_uvicorn_server_is_forked_by_the_warm_server_with_the_runs_env(
-    tmp_path,
+    tmp_path, fresh_fork_server
 ):
     apps = tmp_path / "apps"
     apps.mkdir()
