@@ -9,14 +9,15 @@ server (``infra.uvicorn_server``) would start a new interpreter for it.
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from common.kit.warm_pytest import WarmPytest, available
-from infra.rank_process import stop_fork_server
+from common.kit.warm_pytest import available
 
 ROOT = Path(__file__).resolve().parents[3]
 PROGRAMS = ROOT / "tests" / "infra"  # torch_dist_programs.py
@@ -41,25 +42,41 @@ def test_ranks(tmp_path):
 """
 
 
-@pytest.fixture
-def fresh_fork_server():
-    """A warm server of this test's own: a process has one fork server, and in
-    the suite an earlier test (ranks) may have started it with less preloaded."""
-    stop_fork_server()
-    yield
-    stop_fork_server()
+RUNNER = """
+import sys
+from pathlib import Path
+from common.kit.warm_pytest import WarmPytest
+root, log, *args = sys.argv[1:]
+sys.exit(WarmPytest().run(args, {}, Path(root), Path(log)))
+"""
+
+
+def warm_run(test: Path, log: Path) -> int:
+    """``pytest test`` as verify runs it, from a process of its own.
+
+    A process has one fork server: in the suite's worker an earlier test may
+    have started it with less preloaded (ranks), and it cannot be stopped
+    while others' processes hold it.
+    """
+    args = ["-q", "-p", "no:cacheprovider", str(test)]
+    proc = subprocess.run(
+        [sys.executable, "-c", RUNNER, str(ROOT), str(log), *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=150,
+        check=False,
+    )
+    return proc.returncode
 
 
 @pytest.mark.skipif(not available(), reason="warm runs are Linux-only (forkserver)")
-def test_a_runs_ranks_are_forked_by_the_warm_server_not_a_new_one(
-    tmp_path, fresh_fork_server
-):
+def test_a_runs_ranks_are_forked_by_the_warm_server_not_a_new_one(tmp_path):
     record = tmp_path / "record.json"
     test = tmp_path / "test_ranks.py"
     test.write_text(RUN % {"programs": str(PROGRAMS), "record": str(record)})
     log = tmp_path / "run.log"
 
-    code = WarmPytest().run(["-q", "-p", "no:cacheprovider", str(test)], {}, ROOT, log)
+    code = warm_run(test, log)
 
     assert code == 0, log.read_text()[-3000:]
     seen = json.loads(record.read_text())
@@ -112,7 +129,7 @@ def test_server(tmp_path):
 
 @pytest.mark.skipif(not available(), reason="warm runs are Linux-only (forkserver)")
 def test_a_runs_uvicorn_server_is_forked_by_the_warm_server_with_the_runs_env(
-    tmp_path, fresh_fork_server
+    tmp_path,
 ):
     apps = tmp_path / "apps"
     apps.mkdir()
@@ -123,7 +140,7 @@ def test_a_runs_uvicorn_server_is_forked_by_the_warm_server_with_the_runs_env(
     test.write_text(SERVE % {"apps": str(apps), "record": str(record)})
     log = tmp_path / "run.log"
 
-    code = WarmPytest().run(["-q", "-p", "no:cacheprovider", str(test)], {}, ROOT, log)
+    code = warm_run(test, log)
 
     assert code == 0, log.read_text()[-3000:]
     seen = json.loads(record.read_text())
