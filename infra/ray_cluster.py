@@ -28,7 +28,6 @@ session's own Ray) can run side by side.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import secrets
 import shutil
@@ -181,9 +180,14 @@ def start_local_cluster(
         # so their start-up overlaps the head's raylet and agents (on a loaded
         # 2-core machine each node takes ~10 s; in sequence that doubles).
         _wait_listening(cluster.nodes[0], port, timeout_s)
-        start_worker = functools.partial(
-            _start_worker, ray, address, common, node_env, temp_dir
-        )
+
+        def start_worker(index: int, attempt: int) -> OwnedProcess:
+            """``ray start`` for worker node ``index``: its ``attempt``-th try, on fresh ports."""
+            args = [ray, "start", f"--address={address}", *common, *_node_ports()]
+            suffix = "" if attempt == 1 else f".{attempt}"
+            log = temp_dir / f"node-{index}{suffix}.log"
+            return OwnedProcess.start(args, f"ray-node-{index}", log, env=node_env)
+
         for i in range(1, num_nodes):
             cluster.nodes.append(start_worker(i, 1))
         _wait_started(cluster.nodes[0], timeout_s)
@@ -193,23 +197,6 @@ def start_local_cluster(
         cluster.stop()
         raise
     return cluster
-
-
-def _start_worker(
-    ray: str,
-    address: str,
-    common: list[str],
-    env: dict[str, str],
-    temp_dir: Path,
-    index: int,
-    attempt: int,
-) -> OwnedProcess:
-    """``ray start`` for worker node ``index`` (its ``attempt``-th try, with fresh ports)."""
-    args = [ray, "start", f"--address={address}", *common, *_node_ports()]
-    log = temp_dir / (
-        f"node-{index}.log" if attempt == 1 else f"node-{index}.{attempt}.log"
-    )
-    return OwnedProcess.start(args, f"ray-node-{index}", log, env=env)
 
 
 def _wait_worker_started(

@@ -110,10 +110,7 @@ def _start_once(
     log_dir: Path | None,
     extra_args: tuple[str, ...],
 ) -> UvicornServer:
-    args = [
-        sys.executable,
-        "-m",
-        "uvicorn",
+    uvicorn_args = [
         app,
         "--host",
         HOST,
@@ -131,14 +128,13 @@ def _start_once(
     run_env.update(env or {})
     log_dir = log_dir or Path(tempfile.mkdtemp(prefix="labkit-uvicorn-"))
     name, log_path = f"uvicorn {app}", log_dir / f"uvicorn-{port}.log"
-    if (
-        warm_fork.available() and workers == 1
-    ):  # under labkit verify: no new interpreter
+    if warm_fork.available() and workers == 1:  # labkit verify: no new interpreter
         forked = warm_fork.start_module(
-            "uvicorn", args[3:], env=run_env, log_path=log_path
+            "uvicorn", uvicorn_args, env=run_env, log_path=log_path
         )
         process = OwnedProcess(forked, log_path, name)
     else:
+        args = [sys.executable, "-m", "uvicorn", *uvicorn_args]
         process = OwnedProcess.start(args, name, log_path, env=run_env)
     server = UvicornServer(process, port)
     deadline = time.monotonic() + timeout_s

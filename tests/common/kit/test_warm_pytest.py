@@ -69,17 +69,19 @@ def warm_run(test: Path, log: Path) -> int:
     return proc.returncode
 
 
+def recorded_warm_run(tmp_path: Path, source: str, **values: str) -> dict:
+    """Run ``source`` (a test file that writes ``%(record)r``) warm; what it recorded."""
+    record = tmp_path / "record.json"
+    test = tmp_path / "test_run.py"
+    test.write_text(source % {**values, "record": str(record)})
+    log = tmp_path / "run.log"
+    assert warm_run(test, log) == 0, log.read_text()[-3000:]
+    return json.loads(record.read_text())
+
+
 @pytest.mark.skipif(not available(), reason="warm runs are Linux-only (forkserver)")
 def test_a_runs_ranks_are_forked_by_the_warm_server_not_a_new_one(tmp_path):
-    record = tmp_path / "record.json"
-    test = tmp_path / "test_ranks.py"
-    test.write_text(RUN % {"programs": str(PROGRAMS), "record": str(record)})
-    log = tmp_path / "run.log"
-
-    code = warm_run(test, log)
-
-    assert code == 0, log.read_text()[-3000:]
-    seen = json.loads(record.read_text())
+    seen = recorded_warm_run(tmp_path, RUN, programs=str(PROGRAMS))
     assert seen["sums"] == [3.0, 3.0]  # a real all-reduce over both ranks
     if sys.version_info < (3, 12):  # the fork-server protocol reuse relies on
         assert seen["rank_parents"] == [seen["my_parent"]] * 2  # the warm server
@@ -135,15 +137,8 @@ def test_a_runs_uvicorn_server_is_forked_by_the_warm_server_with_the_runs_env(
     apps.mkdir()
     (apps / "warm_app.py").write_text(APP)
     (tmp_path / "sidecar.py").write_text("")  # beside the run's test file
-    record = tmp_path / "record.json"
-    test = tmp_path / "test_server.py"
-    test.write_text(SERVE % {"apps": str(apps), "record": str(record)})
-    log = tmp_path / "run.log"
+    seen = recorded_warm_run(tmp_path, SERVE, apps=str(apps))
 
-    code = warm_run(test, log)
-
-    assert code == 0, log.read_text()[-3000:]
-    seen = json.loads(record.read_text())
     # The server has the run's environment and working directory, not the
     # test folders pytest put on the run's sys.path (as `python -m uvicorn`
     # would), its own process group and its output in the log, and ends on
