@@ -65,6 +65,31 @@ def ray_session(**overrides: Any) -> Iterator[None]:
             ray.shutdown()
 
 
+# Ray Train's controller looks at its workers every 2 s (its default): a run
+# of seconds, as the labs' are, then idles up to 2 s at each change of state
+# (workers started, training finished). At 0.2 s, training's m6 Ray Train
+# test took 14-16 s here instead of 18 s.
+TRAIN_POLL_VAR = "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"
+TRAIN_POLL_S = "0.2"
+
+
+@contextmanager
+def train_poll_interval() -> Iterator[None]:
+    """Ray Train runs started in the block poll their workers every ``TRAIN_POLL_S``.
+
+    Ray Train hands the variable from the driver's environment to its
+    controller when ``fit()`` starts; a value the caller set wins.
+    """
+    if TRAIN_POLL_VAR in os.environ:
+        yield
+        return
+    os.environ[TRAIN_POLL_VAR] = TRAIN_POLL_S
+    try:
+        yield
+    finally:
+        os.environ.pop(TRAIN_POLL_VAR, None)
+
+
 def actor_pool_size(cpus_per_actor: float = 0.5, reserve_cpus: float = 1.0) -> int:
     """How many actors fit beside ``reserve_cpus`` left for read and write tasks."""
     import ray

@@ -60,7 +60,7 @@ def run_on_ray(
     from ray.train.torch import TorchConfig, TorchTrainer
 
     from common.paths import data_dir
-    from infra.ray_session import init_ray
+    from infra.ray_session import init_ray, train_poll_interval
 
     if num_workers < 1:
         raise ValueError(f"num_workers must be >= 1, got {num_workers}.")
@@ -80,7 +80,8 @@ def run_on_ray(
             name=f"distributed-training-{time.time_ns()}", storage_path=str(storage)
         ),
     )
-    result = trainer.fit()
+    with train_poll_interval():
+        result = trainer.fit()
     if result.checkpoint is None:
         raise RuntimeError(f"the Ray Train run reported no checkpoint: {result.error}")
     with result.checkpoint.as_directory() as folder:

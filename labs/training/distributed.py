@@ -226,7 +226,7 @@ def train_data_parallel(
     from ray.train.torch import TorchTrainer
 
     from common.paths import data_dir
-    from infra.ray_session import init_ray
+    from infra.ray_session import init_ray, train_poll_interval
 
     if num_workers < 1 or epochs < 1:
         raise ValueError(
@@ -254,7 +254,8 @@ def train_data_parallel(
             name=f"ddp-{int(time.time() * 1000)}", storage_path=str(storage)
         ),
     )
-    result = trainer.fit()
+    with train_poll_interval():
+        result = trainer.fit()
     wall = time.perf_counter() - began
     if result.checkpoint is None:
         raise RuntimeError(f"the Ray Train run reported no checkpoint: {result.error}")

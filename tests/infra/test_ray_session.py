@@ -1,10 +1,11 @@
-"""init_ray's arguments: a local Ray without the dashboard or Ray's metrics export."""
+"""init_ray's arguments (a local Ray without the dashboard or Ray's metrics export), Ray Train's poll interval."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from infra.ray_session import _init
+from infra.ray_session import TRAIN_POLL_S, TRAIN_POLL_VAR, _init, train_poll_interval
 
 
 class FakeRay:
@@ -44,3 +45,14 @@ def test_an_address_passed_in_joins_and_local_starts_a_new_ray(monkeypatch):
     assert "_system_config" not in joined.kwargs and "num_cpus" not in joined.kwargs
     assert local.kwargs["address"] == "local"
     assert local.kwargs["_system_config"] == {"enable_metrics_collection": False}
+
+
+def test_ray_train_polls_faster_inside_the_block_and_a_set_value_wins(monkeypatch):
+    monkeypatch.delenv(TRAIN_POLL_VAR, raising=False)
+    with train_poll_interval():
+        assert os.environ[TRAIN_POLL_VAR] == TRAIN_POLL_S
+    assert TRAIN_POLL_VAR not in os.environ  # the environment is as it was
+    monkeypatch.setenv(TRAIN_POLL_VAR, "5")
+    with train_poll_interval():
+        assert os.environ[TRAIN_POLL_VAR] == "5"
+    assert os.environ[TRAIN_POLL_VAR] == "5"
