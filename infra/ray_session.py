@@ -44,8 +44,14 @@ def _init(ray: Any, overrides: dict[str, Any]) -> dict[str, Any]:
         kwargs["num_cpus"] = os.cpu_count() or 2
         # Ray's own metrics export has no collector here (the dashboard is
         # off), and a driver that recorded metrics (Ray Serve's do) waits out
-        # the exporter's flush at shutdown: about 20 s per session.
-        kwargs["_system_config"] = {"enable_metrics_collection": False}
+        # the exporter's flush at shutdown: about 20 s per session. Likewise
+        # the driver's last task events (what `ray list tasks` and the
+        # dashboard show; nothing here reads them): after a Ray Serve session
+        # its shutdown waited 5 s for their flush; 0.2 s at most here.
+        kwargs["_system_config"] = {
+            "enable_metrics_collection": False,
+            "task_events_shutdown_flush_timeout_ms": 200,
+        }
     kwargs.update(overrides)
     ray.init(**kwargs)
     return kwargs

@@ -16,14 +16,21 @@ class FakeRay:
         self.kwargs = kwargs
 
 
+QUICK_SHUTDOWN = {
+    "enable_metrics_collection": False,
+    "task_events_shutdown_flush_timeout_ms": 200,
+}
+
+
 def test_a_local_ray_exports_no_metrics_and_starts_no_dashboard(monkeypatch):
     # With no collector to receive them, a driver that recorded metrics (Ray
-    # Serve's do) waited out the exporter's flush at shutdown: 24 s -> 5 s.
+    # Serve's do) waited out the exporter's flush at shutdown: 24 s -> 5 s;
+    # then 5 s more for its task events' flush: 5 s -> under 0.3 s.
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     ray = FakeRay()
     _init(ray, {})
     assert ray.kwargs["include_dashboard"] is False
-    assert ray.kwargs["_system_config"] == {"enable_metrics_collection": False}
+    assert ray.kwargs["_system_config"] == QUICK_SHUTDOWN
     assert ray.kwargs["num_cpus"] >= 1
 
 
@@ -44,7 +51,7 @@ def test_an_address_passed_in_joins_and_local_starts_a_new_ray(monkeypatch):
     _init(local, {"address": "local"})
     assert "_system_config" not in joined.kwargs and "num_cpus" not in joined.kwargs
     assert local.kwargs["address"] == "local"
-    assert local.kwargs["_system_config"] == {"enable_metrics_collection": False}
+    assert local.kwargs["_system_config"] == QUICK_SHUTDOWN
 
 
 def test_ray_train_polls_faster_inside_the_block_and_a_set_value_wins(monkeypatch):
