@@ -8,6 +8,7 @@ process, with exact expectations.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -104,14 +105,20 @@ def test_a_stuck_store_is_not_ready_within_the_probe_timeout(opened) -> None:
 
     service, _ = opened
     stuck_s = READY_PROBE_TIMEOUT_S + 1.2
+    # The store hangs until the probe has answered (at most stuck_s): the
+    # thread then ends at once instead of holding asyncio.run's exit.
+    answered = threading.Event()
 
     def hung(view, keys, features):
-        time.sleep(stuck_s)
+        answered.wait(stuck_s)
         raise ConnectionError("the store never answered")
 
     async def probe() -> tuple[bool, dict, float]:
         began = time.perf_counter()
-        ready, detail = await service.readiness()
+        try:
+            ready, detail = await service.readiness()
+        finally:
+            answered.set()
         return ready, detail, time.perf_counter() - began
 
     service.store.online.read_batch = hung
