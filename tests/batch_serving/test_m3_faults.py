@@ -3,11 +3,10 @@
 Each ends with the same proof: every input id in the output exactly once,
 with the scores of an uninterrupted run.
 
-- The crash test kills the job for real: it runs as its own process, a
-  driver that joins the session's Ray as a job joins a running cluster, and
-  dies by ``os._exit`` halfway through writing its fifth partition (Ray
-  stops that driver's workers; the cluster lives on). The rerun, here in the
-  test process on the same Ray, must skip the four committed partitions (their
+- The crash test kills the job for real: it runs as its own process (with
+  a local Ray of its own, as on a laptop) and dies by ``os._exit`` halfway
+  through writing its fifth partition. The rerun, here in the test process
+  on the session's Ray, must skip the four committed partitions (their
   files untouched), clean up the half-written one, and survive an actor
   dying on its first batch (Ray restarts it and retries the batch).
 - The disk fills up (``ENOSPC``) while the third partition is written: the
@@ -67,22 +66,15 @@ def assert_exactly_once(output: Path, offline_scores, finished_job) -> None:
 @pytest.mark.server
 @pytest.mark.timeout(420)  # a subprocess job on a busy machine
 def test_a_crashed_job_resumes_and_writes_every_row_exactly_once(
-    ray_session, make_spec, finished_job, offline_scores, file_stamps, tmp_path
+    make_spec, finished_job, offline_scores, file_stamps, tmp_path
 ) -> None:
-    import ray
-
     spec = make_spec(tmp_path / "scores")
-    # The session's Ray, not one of its own: starting a second local Ray
-    # costs seconds and a few CPU-seconds, and a driver dying on a cluster
-    # that outlives it is the case a real scheduler retries.
-    joined = {**os.environ, "RAY_ADDRESS": ray.get_runtime_context().gcs_address}
     crashed = run_job_process(
         spec,
         tmp_path / "crash.log",
         "--crash-after=4",
         "--actors=1",
         "--batch-size=2048",
-        env=joined,
         timeout_s=240,
     )
     assert crashed.returncode == CRASH_EXIT_CODE, crashed.output
