@@ -11,6 +11,7 @@ import io
 import pytest
 from rich.console import Console
 
+from common.kit import verify as verify_module
 from common.kit.manifest import Kit
 from common.kit.verify import verify, verify_lab
 
@@ -169,3 +170,23 @@ def test_a_failure_any_code_would_get_is_no_proof_for_a_stub_or_a_wrong_answer(k
             findings[check].detail
         )
     assert findings["m2 stubbed"].ok  # the other milestones are judged as before
+
+
+def test_a_scratch_folder_still_written_to_is_retried_then_named(tmp_path, monkeypatch):
+    monkeypatch.setattr(verify_module.time, "sleep", lambda s: None)
+    out = io.StringIO()
+    console = Console(file=out, width=200)
+    gone = tmp_path / "gone"
+    (gone / "tmp").mkdir(parents=True)
+    verify_module._remove_leftovers(gone, console)
+    assert not gone.exists() and out.getvalue() == ""
+
+    stuck = tmp_path / "stuck"
+    (stuck / "tmp").mkdir(parents=True)
+    tries: list[str] = []
+    monkeypatch.setattr(
+        verify_module.shutil, "rmtree", lambda path, ignore_errors: tries.append(path)
+    )
+    verify_module._remove_leftovers(stuck, console)  # warns, never raises
+    assert len(tries) == 3
+    assert f"{stuck} is left behind" in out.getvalue()
