@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import sys
 import time
 from collections.abc import (
     AsyncIterator,
@@ -249,14 +250,23 @@ class Servers:
         self._spares.clear()
 
 
+FAILING_SETTLE_S = 0.2  # how long a test that already failed waits for its tasks
+
+
 async def settle(tasks: Iterable[asyncio.Task], timeout_s: float = 5.0) -> list[Any]:
     """Wait for ``tasks`` (cancel the stragglers) and collect results or exceptions.
 
     A test that fails half-way must still collect every task it started: an
     exception nobody retrieved is logged when the task is garbage-collected,
     at an arbitrary later moment (and on CPython 3.11 that can even break
-    pytest's own traceback formatting).
+    pytest's own traceback formatting). Called in a ``finally`` that a
+    failure is passing through (``sys.exc_info()`` shows it there), it waits
+    at most ``FAILING_SETTLE_S``: nobody reads those results, and a batcher
+    that never answers cost 5 s per failing test (a check of m4 with its
+    regions unwritten took 42 s).
     """
+    if sys.exc_info()[1] is not None:
+        timeout_s = min(timeout_s, FAILING_SETTLE_S)
     tasks = list(tasks)
     if tasks:
         _, pending = await asyncio.wait(tasks, timeout=timeout_s)

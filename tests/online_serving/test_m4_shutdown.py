@@ -98,6 +98,27 @@ def test_exactly_max_queue_size_requests_are_admitted(service_parts) -> None:
     assert [r.status_code for r in second] == [200] * 3
 
 
+async def until_pending(service: Any, jobs: list[asyncio.Task], n: int) -> None:
+    """Wait until ``n`` requests are pending; fail at once if every job ended first.
+
+    A request that was refused or failed never becomes pending: waiting out
+    ``until``'s 5 s for it only delays the failure (and says less).
+    """
+    await until(
+        lambda: service.pending == n or all(j.done() for j in jobs),
+        f"{n} admitted requests",
+    )
+    if service.pending != n:
+        ended = jobs[0]
+        outcome = (
+            "cancelled" if ended.cancelled() else ended.exception() or ended.result()
+        )
+        raise AssertionError(
+            f"every request ended before {n} {'was' if n == 1 else 'were'} pending; "
+            f"the first with {outcome!r}"
+        )
+
+
 @pytest.mark.parametrize("max_batch_size", [8, 1], ids=["batched", "unbatched"])
 def test_a_drain_answers_all_six_pending_requests_and_admits_no_more(
     service_parts, max_batch_size
@@ -118,7 +139,7 @@ def test_a_drain_answers_all_six_pending_requests_and_admits_no_more(
         service.start()
         jobs = [asyncio.create_task(service.submit(job(k))) for k in range(6)]
         try:
-            await until(lambda: service.pending == 6, "six admitted requests")
+            await until_pending(service, jobs, 6)
             counted = WakeUps(service.drain(5.0))
             draining = asyncio.create_task(counted)
             await asyncio.sleep(0.05)
@@ -168,7 +189,7 @@ def test_a_drain_gives_up_after_its_grace_period(service_parts) -> None:
         service.start()
         stuck = asyncio.create_task(service.submit(job(1)))
         try:
-            await until(lambda: service.pending == 1, "the admitted request")
+            await until_pending(service, [stuck], 1)
             began = time.perf_counter()
             await bounded(service.drain(0.3), "the end of a 0.3 s drain", timeout_s=1.2)
             elapsed = time.perf_counter() - began
@@ -285,6 +306,10 @@ def test_sigterm_lets_requests_in_flight_finish(sigterm_server) -> None:
         thread.start()
     deadline = time.monotonic() + 10
     while httpx.get(server.url + "/readyz").json()["pending"] < 6:  # all six are in
+        assert len(results) < 6, (
+            "all six requests were answered before they were all pending (the "
+            f"store is slow on purpose), the first with {results[0]!r}"
+        )
         assert time.monotonic() < deadline, "the six requests never all arrived"
         time.sleep(0.02)
     server.stop(grace_s=20)  # SIGTERM while they wait for the slow store
