@@ -183,12 +183,8 @@ def verify(
     keys: dict[str, str] = {}
     lock = Path(tempfile.gettempdir()) / f"labkit-ray-{os.getuid()}.lock"
     os.environ.setdefault(LOCK_VAR, str(lock))  # inherited by every pytest run
-    # A straggler can still be writing into the scratch folder as it is deleted
-    # (seen once in a clean-clone run: "Directory not empty" on the bytecode
-    # cache, after every run had passed): that must not crash the verdict.
-    with tempfile.TemporaryDirectory(
-        prefix="labkit-verify-", ignore_cleanup_errors=True
-    ) as tmp:
+    tmp = tempfile.mkdtemp(prefix="labkit-verify-")
+    try:
         for lab in labs:
             keys[lab.id] = digest(kit, lab)
             hit = (
@@ -211,7 +207,8 @@ def verify(
         workers = jobs or (os.cpu_count() or 1) + 1
         for lab_id, done in _run_all(planned, workers, console).items():
             findings[lab_id].extend(done)
-    _remove_leftovers(Path(tmp), console)
+    finally:
+        _remove_scratch(Path(tmp), console)
     for lab in labs:
         if lab.id in planned and all(f.ok for f in findings[lab.id]):
             cache.put(
@@ -232,21 +229,24 @@ def verify(
     return not bad
 
 
-def _remove_leftovers(folder: Path, console: Console, tries: int = 3) -> None:
-    """Delete what is left of verify's scratch folder, a second after a failed try.
+def _remove_scratch(folder: Path, console: Console, tries: int = 3) -> None:
+    """Delete verify's scratch folder; a second later again if something was left.
 
-    At worst the folder stays, named in a warning: the findings are already in.
+    A straggler can still be writing into it as it goes (seen once in a
+    clean-clone run: "Directory not empty" in the runs' bytecode cache, after
+    every run had passed). That must not crash the verdict: at worst the
+    folder stays, named in a warning.
     """
-    for _ in range(tries):
+    for attempt in range(tries):
+        if attempt:
+            time.sleep(1.0)
+        shutil.rmtree(folder, ignore_errors=True)
         if not folder.exists():
             return
-        time.sleep(1.0)
-        shutil.rmtree(folder, ignore_errors=True)
-    if folder.exists():
-        console.print(
-            f"[yellow]{folder} is left behind: a process still writes into it "
-            "(delete it once nothing runs).[/yellow]"
-        )
+    console.print(
+        f"[yellow]{folder} is left behind: a process still writes into it "
+        "(delete it once nothing runs).[/yellow]"
+    )
 
 
 def _print_table(findings: dict[str, list[Finding]], console: Console) -> None:

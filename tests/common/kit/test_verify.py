@@ -178,7 +178,7 @@ def test_a_scratch_folder_still_written_to_is_retried_then_named(tmp_path, monke
     console = Console(file=out, width=200)
     gone = tmp_path / "gone"
     (gone / "tmp").mkdir(parents=True)
-    verify_module._remove_leftovers(gone, console)
+    verify_module._remove_scratch(gone, console)
     assert not gone.exists() and out.getvalue() == ""
 
     stuck = tmp_path / "stuck"
@@ -187,6 +187,6 @@ def test_a_scratch_folder_still_written_to_is_retried_then_named(tmp_path, monke
     monkeypatch.setattr(
         verify_module.shutil, "rmtree", lambda path, ignore_errors: tries.append(path)
     )
-    verify_module._remove_leftovers(stuck, console)  # warns, never raises
+    verify_module._remove_scratch(stuck, console)  # warns, never raises
     assert len(tries) == 3
     assert f"{stuck} is left behind" in out.getvalue()
