@@ -221,6 +221,10 @@ def verify(
     bad = [f for fs in findings.values() for f in fs if not f.ok]
     elapsed = time.perf_counter() - started
     if bad:
+        # Again below the table: a long table scrolls away, and a CI log is
+        # often read from its tail.
+        for f in bad:
+            console.print(f"[red]✗[/red] {f.lab} {f.check}: {f.detail}", highlight=False)
         console.print(f"[red]{len(bad)} violation(s).[/red] ({elapsed:.0f} s)")
     elif not labs:
         console.print("No labs to verify yet.")

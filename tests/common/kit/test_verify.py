@@ -54,6 +54,9 @@ def test_a_test_that_passes_on_the_starter_fails_verify(kit):
     ok, out = _verify(kit, "weak")
     assert not ok
     assert "pass without the solution: test_module_has_double" in out
+    *_, named, count = out.strip().splitlines()  # a log's tail says what failed
+    assert named.startswith("✗ weak ") and "test_module_has_double" in named
+    assert "1 violation(s)" in count
 
 
 def test_a_broken_reference_fails_verify(kit):
