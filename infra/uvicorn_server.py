@@ -10,8 +10,11 @@ importing torch again.
 
 from __future__ import annotations
 
+import atexit
 import functools
+import itertools
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -25,6 +28,8 @@ from pathlib import Path
 from infra import ports, warm_fork
 from infra.ports import HOST
 from infra.processes import OwnedProcess
+
+_STARTS = itertools.count(1)  # numbers each log this process writes
 
 
 class ServerDidNotStart(RuntimeError):
@@ -126,8 +131,9 @@ def _start_once(
     ]
     run_env = dict(os.environ)
     run_env.update(env or {})
-    log_dir = log_dir or Path(tempfile.mkdtemp(prefix="labkit-uvicorn-"))
-    name, log_path = f"uvicorn {app}", log_dir / f"uvicorn-{port}.log"
+    log_dir = log_dir or _logs_of_this_process()
+    # Numbered: a server restarted on its port must not overwrite the last log.
+    name, log_path = f"uvicorn {app}", log_dir / f"uvicorn-{port}-{next(_STARTS)}.log"
     if warm_fork.available() and workers == 1:  # labkit verify: no new interpreter
         forked = warm_fork.start_module(
             "uvicorn", uvicorn_args, env=run_env, log_path=log_path
@@ -150,6 +156,25 @@ def _start_once(
     raise ServerDidNotStart(
         f"uvicorn {app} did not answer {health_path} within {timeout_s} s:\n{process.log_tail()}"
     )
+
+
+@functools.cache
+def _logs_of_this_process() -> Path:
+    """One temporary folder for every server log this process starts, gone at exit.
+
+    A log is read after its server stopped (tests check what it printed), so a
+    server's log outlives ``stop()``; the folder goes when this process ends.
+    Only the process that made it removes it, not a fork that exits.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="labkit-uvicorn-"))
+    owner = os.getpid()
+
+    def remove() -> None:
+        if os.getpid() == owner:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    atexit.register(remove)
+    return folder
 
 
 @contextmanager

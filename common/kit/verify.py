@@ -224,7 +224,9 @@ def verify(
         # Again below the table: a long table scrolls away, and a CI log is
         # often read from its tail.
         for f in bad:
-            console.print(f"[red]✗[/red] {f.lab} {f.check}: {f.detail}", highlight=False)
+            console.print(
+                f"[red]✗[/red] {f.lab} {f.check}: {f.detail}", highlight=False
+            )
         console.print(f"[red]{len(bad)} violation(s).[/red] ({elapsed:.0f} s)")
     elif not labs:
         console.print("No labs to verify yet.")

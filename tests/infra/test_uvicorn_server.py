@@ -1,6 +1,10 @@
 """uvicorn runs the app in its own process on loopback and stops by id."""
 
+import json
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -42,3 +46,27 @@ def test_a_port_taken_before_uvicorn_binds_is_replaced_but_a_given_one_is_not(
         assert httpx.get(server.url + "/healthz").status_code == 200
     with pytest.raises(PortTaken, match="address already in use"):
         start_uvicorn(BARE_APP, port=first_free_port_taken, timeout_s=20)
+
+
+def test_logs_outlive_their_server_and_go_with_the_process_that_started_them():
+    """A restart on the same port keeps both logs; none is left in the temp dir."""
+    program = f"""
+import json, sys
+from infra.apps import BARE_APP
+from infra.uvicorn_server import start_uvicorn
+first = start_uvicorn({BARE_APP!r})
+first.stop()
+again = start_uvicorn({BARE_APP!r}, port=first.port)
+again.stop()
+logs = [str(s.process.log_path) for s in (first, again)]
+print(json.dumps({{"logs": logs, "readable": [open(p).read() is not None for p in logs]}}))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    first, again = (Path(p) for p in seen["logs"])
+    assert first != again and first.parent == again.parent, seen
+    assert seen["readable"] == [True, True]  # still there after stop()
+    assert not first.parent.exists(), f"{first.parent} outlived its process"
