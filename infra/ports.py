@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 HOST = "127.0.0.1"
@@ -21,6 +21,31 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
         return int(sock.getsockname()[1])
+
+
+def free_ports(n: int, avoid: Iterable[int] = ()) -> list[int]:
+    """``n`` different free ports, none of them in ``avoid``.
+
+    Calling :func:`free_port` ``n`` times can return one port twice (each
+    socket is closed before the next asks, and the kernel may hand the same
+    number out again): a server given one port for two listeners then fails
+    to start. Here every socket stays bound until all ``n`` are chosen.
+    """
+    avoid = set(avoid)
+    held: list[socket.socket] = []
+    ports: list[int] = []
+    try:
+        while len(ports) < n:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            held.append(sock)
+            sock.bind((HOST, 0))
+            port = int(sock.getsockname()[1])
+            if port not in avoid:
+                ports.append(port)
+    finally:
+        for sock in held:
+            sock.close()
+    return ports
 
 
 def wait_for_port(port: int, timeout_s: float, host: str = HOST) -> bool:

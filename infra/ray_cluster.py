@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.ports import HOST, free_port, wait_for_port
+from infra.ports import HOST, free_ports, wait_for_port
 from infra.processes import OwnedProcess
 
 # `ray start` gives its raylet 30 s (fixed inside Ray) to register with the
@@ -69,15 +69,28 @@ def ray_executable() -> str:
     return found
 
 
-def _node_ports() -> list[str]:
-    """Free ports for every listener a node opens, so two nodes never collide."""
+_NODE_LISTENERS = (
+    "node-manager",
+    "object-manager",
+    "dashboard-agent-listen",
+    "dashboard-agent-grpc",
+    "runtime-env-agent",
+    "metrics-export",
+)
+
+
+def _node_ports(given: set[int]) -> list[str]:
+    """A free port for every listener a node opens, none given out before.
+
+    ``given`` holds every port this cluster has handed out, and gets these:
+    two listeners on one port stop a node (Ray: "trying to use a port number
+    ... that is used by other components"), and a node that has not bound its
+    ports yet cannot protect them.
+    """
+    ports = free_ports(len(_NODE_LISTENERS), avoid=given)
+    given.update(ports)
     return [
-        f"--node-manager-port={free_port()}",
-        f"--object-manager-port={free_port()}",
-        f"--dashboard-agent-listen-port={free_port()}",
-        f"--dashboard-agent-grpc-port={free_port()}",
-        f"--runtime-env-agent-port={free_port()}",
-        f"--metrics-export-port={free_port()}",
+        f"--{name}-port={p}" for name, p in zip(_NODE_LISTENERS, ports, strict=True)
     ]
 
 
@@ -153,7 +166,8 @@ def start_local_cluster(
     # a secret the nodes and the job submitter share).
     node_env["RAY_AUTH_MODE"] = "token"
     node_env["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
-    port = free_port()
+    port, client_port = free_ports(2)
+    given = {port, client_port}  # every port this cluster hands out
     address = f"{HOST}:{port}"
     common = [
         "--block",
@@ -175,10 +189,10 @@ def start_local_cluster(
             "start",
             "--head",
             f"--port={port}",
-            f"--ray-client-server-port={free_port()}",
+            f"--ray-client-server-port={client_port}",
             "--include-dashboard=false",
             *common,
-            *_node_ports(),
+            *_node_ports(given),
         ]
         cluster.nodes.append(
             OwnedProcess.start(head, "ray-head", temp_dir / "head.log", env=node_env)
@@ -190,7 +204,7 @@ def start_local_cluster(
 
         def start_worker(index: int, attempt: int) -> OwnedProcess:
             """``ray start`` for worker node ``index``: its ``attempt``-th try, on fresh ports."""
-            args = [ray, "start", f"--address={address}", *common, *_node_ports()]
+            args = [ray, "start", f"--address={address}", *common, *_node_ports(given)]
             suffix = "" if attempt == 1 else f".{attempt}"
             log = temp_dir / f"node-{index}{suffix}.log"
             return OwnedProcess.start(args, f"ray-node-{index}", log, env=node_env)
