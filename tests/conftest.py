@@ -141,12 +141,10 @@ def pytest_collection_modifyitems(
 
 @pytest.fixture(scope="session")
 def ray_session() -> Iterator[None]:
-    import ray
-
-    from infra.ray_session import init_ray
+    from infra.ray_session import init_ray, shutdown_ray
 
     init_ray()
     try:
         yield
     finally:
-        ray.shutdown()
+        shutdown_ray()

@@ -311,12 +311,12 @@ def main(argv: list[str] | None = None) -> int:
         # "local": a new Ray of our own, never one another `ray start` left behind.
         extra = {"num_cpus": args.num_cpus} if args.num_cpus else {}
         init_ray(address="local", **extra)
-    import ray
+    from infra.ray_session import shutdown_ray
 
     try:
         report = run_job(spec, config, faults)
     finally:
-        ray.shutdown()
+        shutdown_ray()
     report.cluster = cluster
     payload = json.dumps(report.as_dict(), indent=2)
     if args.report:

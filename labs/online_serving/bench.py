@@ -170,7 +170,7 @@ def _ray_serve(
     """/score through Ray Serve, batching on, with 1 then 2 replicas."""
     import ray
 
-    from infra.ray_session import init_ray
+    from infra.ray_session import init_ray, shutdown_ray
     from labs.online_serving.serve_app import deploy, shutdown
 
     out: dict[str, Any] = {}
@@ -190,7 +190,7 @@ def _ray_serve(
         shutdown()
     finally:
         if started_here:
-            ray.shutdown()
+            shutdown_ray()
     return out
 
 

@@ -142,7 +142,7 @@ def _ray_serve(
 ) -> None:
     import ray
 
-    from infra.ray_session import init_ray
+    from infra.ray_session import init_ray, shutdown_ray
     from labs.online_serving.serve_app import deploy, shutdown
 
     started_here = not ray.is_initialized()
@@ -159,7 +159,7 @@ def _ray_serve(
             shutdown()
     finally:
         if started_here:
-            ray.shutdown()
+            shutdown_ray()
     figures = measure.row("Ray Serve, 2 replicas (0.5 CPU each)", result)
     results.add("ray_serve", figures)
     uvicorn = results.figures["batching"]

@@ -29,9 +29,7 @@ log = logging.getLogger(__name__)
 
 def bench(results: Results, *, preset: str = "small") -> None:
     """Measure the headline figures on ShopStream ``preset``."""
-    import ray
-
-    from infra.ray_session import init_ray
+    from infra.ray_session import init_ray, shutdown_ray
 
     study = prepare(preset)
     test = study.splits.test
@@ -60,7 +58,7 @@ def bench(results: Results, *, preset: str = "small") -> None:
             "tune_best_minus_default_auc", tune.best_valid_auc - tune.default_valid_auc
         )
     finally:
-        ray.shutdown()
+        shutdown_ray()
     results.text(
         f"ShopStream `{preset}`. Tune trains on the most recent {TUNE_ROWS:,} and DDP on "
         f"the most recent {DDP_ROWS:,} training rows (subsamples; see study.py)."

@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 
 def run(results: Results, *, preset: str = "small") -> None:
     """Measure the whole lab on ShopStream ``preset`` and write the page."""
-    import ray
+    from infra.ray_session import shutdown_ray
 
     started = time.perf_counter()
     study = prepare(preset)
@@ -77,7 +77,7 @@ def run(results: Results, *, preset: str = "small") -> None:
         timed("tune", _tune_section, results, study)
         timed("ddp", _ddp_section, results, study)
     finally:
-        ray.shutdown()
+        shutdown_ray()
     results.add("section_s", seconds)
     log.info("training run sections (s): %s", seconds)
     results.add("run_s", round(time.perf_counter() - started, 1))

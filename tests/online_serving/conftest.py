@@ -122,7 +122,7 @@ def serve_deployment(registry_root: Path) -> Iterator[Future[str]]:
     import ray
 
     from infra.ports import free_port
-    from infra.ray_session import init_ray
+    from infra.ray_session import init_ray, shutdown_ray
     from labs.online_serving.serve_app import deploy, shutdown
 
     # Imported here, not in the thread: an import holds the GIL for seconds,
@@ -143,7 +143,7 @@ def serve_deployment(registry_root: Path) -> Iterator[Future[str]]:
         if started_here:  # the thread got as far as Ray
             ours = started_here[0]
             if ours:
-                ray.shutdown()
+                shutdown_ray()
             else:
                 shutdown()
 

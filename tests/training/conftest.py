@@ -51,9 +51,9 @@ class BackgroundRay:
     def _run(self) -> None:
         import ray
 
-        try:
-            from infra.ray_session import init_ray
+        from infra.ray_session import init_ray, shutdown_ray
 
+        try:
             init_ray()
         except BaseException as exc:  # re-raised in the test that needs Ray
             self.error = exc
@@ -61,7 +61,7 @@ class BackgroundRay:
             self.ready.set()
         self.stop.wait()
         if ray.is_initialized():
-            ray.shutdown()
+            shutdown_ray()
 
     def wait(self) -> None:
         if not self.ready.wait(RAY_START_TIMEOUT_S):
