@@ -158,23 +158,30 @@ def _start_once(
     )
 
 
-@functools.cache
+_LOGS: list[tuple[int, Path]] = []  # (the process that made it, the folder)
+
+
 def _logs_of_this_process() -> Path:
     """One temporary folder for every server log this process starts, gone at exit.
 
     A log is read after its server stopped (tests check what it printed), so a
-    server's log outlives ``stop()``; the folder goes when this process ends.
-    Only the process that made it removes it, not a fork that exits.
+    server's log outlives ``stop()``; the folder goes when this process ends
+    (:func:`remove_logs`). A fork starts a folder of its own.
     """
+    if _LOGS and _LOGS[-1][0] == os.getpid():
+        return _LOGS[-1][1]
     folder = Path(tempfile.mkdtemp(prefix="labkit-uvicorn-"))
-    owner = os.getpid()
-
-    def remove() -> None:
-        if os.getpid() == owner:
-            shutil.rmtree(folder, ignore_errors=True)
-
-    atexit.register(remove)
+    if not _LOGS:
+        atexit.register(remove_logs)
+    _LOGS.append((os.getpid(), folder))
     return folder
+
+
+def remove_logs() -> None:
+    """Delete this process's server logs (at exit; or before ``os._exit``, which skips it)."""
+    for owner, folder in _LOGS:
+        if owner == os.getpid():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextmanager

@@ -89,6 +89,9 @@ def _child(args: list[str], env: dict[str, str], cwd: str, log: str, nice: int) 
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
+        # os._exit skips atexit: clean up what the run left that atexit would.
+        if (servers := sys.modules.get("infra.uvicorn_server")) is not None:
+            servers.remove_logs()
         os._exit(code)
 
 

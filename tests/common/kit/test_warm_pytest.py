@@ -124,6 +124,7 @@ def test_server(tmp_path):
     finally:
         record["exit"] = server.stop(grace_s=10)
     record["log"] = server.process.log_path.read_text()
+    record["log_folder"] = str(server.process.log_path.parent)
     with open(%(record)r, "w") as f:
         json.dump(record, f)
 """
@@ -146,6 +147,8 @@ def test_a_runs_uvicorn_server_is_forked_by_the_warm_server_with_the_runs_env(
     # the signal again: -15).
     assert seen["answer"] == {"word": "forked", "cwd": seen["my_cwd"], "sidecar": False}
     assert seen["own_group"] and "warm-app-started" in seen["log"]
+    # The run ends in os._exit, which skips atexit: its logs are removed anyway.
+    assert not Path(seen["log_folder"]).exists(), "the run's server logs were left"
     assert seen["exit"] == -signal.SIGTERM
     if sys.version_info < (3, 12):  # forked by the warm server, not a new python
         assert seen["server_parent"] == seen["my_parent"]
