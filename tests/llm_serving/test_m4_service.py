@@ -284,10 +284,19 @@ def test_a_request_over_the_kv_budget_gets_503_with_retry_after(service):
         finally:
             for s in streams:
                 s.__exit__(None, None, None)
+        # Until nothing is admitted: no blocks held, and no sequence running or
+        # waiting (a preempted sequence holds no blocks but is still admitted).
         deadline = time.monotonic() + WAIT_S
-        while metric(service.url, "llm_kv_blocks_in_use"):
+        while any(
+            metric(service.url, gauge)
+            for gauge in (
+                "llm_kv_blocks_in_use",
+                "llm_running_sequences",
+                "llm_waiting_sequences",
+            )
+        ):
             assert time.monotonic() < deadline, (
-                "the closed streams never gave their blocks back"
+                "the closed streams never gave their blocks and places back"
             )
             time.sleep(0.02)
         again = client.post(
