@@ -86,9 +86,7 @@ def plan_lab(
     jobs: list[Job] = []
     if not skip_reference:
         jobs.append(
-            lambda warm, wait: checks.check_reference(
-                kit, lab, warm, ray_wait=wait, pycache=tmp / checks.PYCACHE
-            )
+            lambda warm, wait: checks.check_reference(kit, lab, warm, ray_wait=wait)
         )
     for milestone in lab.milestones:
         jobs.append(
@@ -224,6 +222,7 @@ def verify(
         for lab_id, done in _run_all(planned, workers, console).items():
             findings[lab_id].extend(done)
     finally:
+        checks.drop_scratch_bytecode(kit, Path(tmp))
         _remove_scratch(Path(tmp), console)
     for lab in labs:
         if lab.id in planned and all(f.ok for f in findings[lab.id]):

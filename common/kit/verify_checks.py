@@ -31,11 +31,29 @@ from common.kit.wrong import (
     write_wrong_answer,
 )
 
-# The bytecode cache of every run of one verify, in its temporary folder.
-PYCACHE = "pycache"
 # Failures that any code under test would get (a fixture no plugin or conftest
 # provides): they prove nothing about a stub or a wrong answer.
 NO_VERDICT = frozenset({"FixtureLookupError"})
+
+
+def bytecode_cache(kit: Kit) -> Path:
+    """Where verify's runs cache bytecode (``PYTHONPYCACHEPREFIX``), kept between verifies.
+
+    Not in verify's temporary folder: a Ray process can outlive its run by a
+    moment and import as it exits (``ray.shutdown`` imports ``ray.dag``), and
+    so recreated that folder after verify had deleted it; each verify left one
+    in /tmp. Kept here, the cache also spares the next verify from compiling
+    torch and Ray again. The bytecode of the lab copies, filed under the
+    scratch folder's path, goes with the scratch (:func:`drop_scratch_bytecode`).
+    """
+    return kit.root / ".labkit-cache" / "pycache"
+
+
+def drop_scratch_bytecode(kit: Kit, scratch: Path) -> None:
+    """Delete the bytecode of the lab copies verify wrote into ``scratch``."""
+    shutil.rmtree(
+        bytecode_cache(kit) / scratch.relative_to(scratch.anchor), ignore_errors=True
+    )
 
 
 @dataclass(frozen=True)
@@ -155,11 +173,10 @@ def check_reference(
     warm: WarmPytest | None = None,
     *,
     ray_wait: bool = True,
-    pycache: Path | None = None,
 ) -> Finding:
     files = [p for m in lab.milestones for p in kit.test_paths(m)]
     run = _run_tests(
-        files, root=kit.root, warm=warm, ray_wait=ray_wait, pycache=pycache
+        files, root=kit.root, warm=warm, ray_wait=ray_wait, pycache=bytecode_cache(kit)
     )
     results = split_by_milestone(kit, list(lab.milestones), run)
     failed = [o.nodeid for r in results for o in r.outcomes if not o.ok]
@@ -195,7 +212,7 @@ def check_stubbed(
         overlay={lab.module: folder},
         warm=warm,
         ray_wait=ray_wait,
-        pycache=tmp / PYCACHE,
+        pycache=bytecode_cache(kit),
     )
     outcomes = split_by_milestone(kit, [milestone], run)[0].outcomes
     name = f"{milestone_id} stubbed"
@@ -245,7 +262,7 @@ def check_wrong(
         extra_args=["-x"],  # one failing test is enough to prove it is caught
         warm=warm,
         ray_wait=ray_wait,
-        pycache=tmp / PYCACHE,
+        pycache=bytecode_cache(kit),
     )
     name = f"wrong {answer.name}"
     failing = [o for o in run.outcomes if not o.ok]
@@ -301,7 +318,7 @@ def check_starter(
         extra_args=["--collect-only"],
         warm=warm,
         lean=True,
-        pycache=tmp / PYCACHE,
+        pycache=bytecode_cache(kit),
     )
     errors = [o for o in run.outcomes if o.outcome == "error"]
     if errors or run.returncode not in (0, 5):

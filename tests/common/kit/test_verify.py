@@ -50,6 +50,24 @@ def test_sound_lab_passes_every_check(kit):
     assert wrong.detail == "caught by test_mean"
 
 
+def test_bytecode_is_cached_in_the_kit_and_the_lab_copies_go_with_the_scratch(
+    kit, monkeypatch, tmp_path
+):
+    scratch_parent = tmp_path / "scratch"
+    scratch_parent.mkdir()
+    monkeypatch.setattr(verify_module.tempfile, "tempdir", str(scratch_parent))
+    ok, out = _verify(kit, "toy", skip_reference=True)
+    assert ok, out
+    cache = kit.root / ".labkit-cache" / "pycache"
+    kept = [p.relative_to(cache) for p in cache.rglob("*.pyc")]
+    # The fixture kit's tests, rewritten by pytest, are kept for the next verify...
+    assert any(p.name.startswith("check_m1_add") for p in kept), kept[:5]
+    # ...but nothing of verify's copies of the lab, or of its scratch folder.
+    assert not list(scratch_parent.iterdir()), list(scratch_parent.iterdir())
+    mirrored = cache / scratch_parent.relative_to(scratch_parent.anchor)
+    assert not any(mirrored.rglob("*.pyc")), sorted(mirrored.rglob("*.pyc"))[:5]
+
+
 def test_a_test_that_passes_on_the_starter_fails_verify(kit):
     ok, out = _verify(kit, "weak")
     assert not ok
