@@ -92,6 +92,31 @@ def test_a_starter_that_does_not_import_fails_verify(kit):
     assert not starter.ok and "does not import" in starter.detail
 
 
+@pytest.mark.parametrize("codes", [(1, 0), (1, 1)])
+def test_a_collect_run_that_ends_oddly_is_tried_again_and_named(
+    kit, monkeypatch, codes
+):
+    """Exit code 1 with no collection error is the harness's: once more, then its code."""
+    from common.kit import verify_checks
+    from common.kit.runner import RunResult
+
+    real, seen = verify_checks.run_pytest, []
+
+    def flaky(*args, **kwargs):
+        run = real(*args, **kwargs)
+        code = codes[len(seen)]
+        seen.append(code)
+        return RunResult(run.outcomes, code if code else run.returncode, run.output)
+
+    monkeypatch.setattr(verify_checks, "run_pytest", flaky)
+    finding = verify_checks.check_starter(kit, kit.lab("toy"), kit.root / "scratch")
+    assert len(seen) == 2
+    if codes[1] == 0:
+        assert finding.ok and "first ended with exit code 1" in finding.detail
+    else:
+        assert not finding.ok and "pytest exit code 1" in finding.detail
+
+
 def test_a_wrong_answer_the_tests_miss_fails_verify(kit):
     # Rounding to six places stays within pytest.approx: both tests miss it.
     with (kit.root / "tests" / "toy" / "wrong" / "m2.toml").open("a") as f:
