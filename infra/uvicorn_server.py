@@ -158,7 +158,7 @@ def _start_once(
     )
 
 
-_LOGS: list[tuple[int, Path]] = []  # (the process that made it, the folder)
+_LOGS: dict[int, Path] = {}  # process id -> the folder of its servers' logs
 
 
 def _logs_of_this_process() -> Path:
@@ -168,20 +168,19 @@ def _logs_of_this_process() -> Path:
     server's log outlives ``stop()``; the folder goes when this process ends
     (:func:`remove_logs`). A fork starts a folder of its own.
     """
-    if _LOGS and _LOGS[-1][0] == os.getpid():
-        return _LOGS[-1][1]
-    folder = Path(tempfile.mkdtemp(prefix="labkit-uvicorn-"))
-    if not _LOGS:
-        atexit.register(remove_logs)
-    _LOGS.append((os.getpid(), folder))
-    return folder
+    pid = os.getpid()
+    if pid not in _LOGS:
+        if not _LOGS:
+            atexit.register(remove_logs)  # a fork inherits it
+        _LOGS[pid] = Path(tempfile.mkdtemp(prefix="labkit-uvicorn-"))
+    return _LOGS[pid]
 
 
 def remove_logs() -> None:
     """Delete this process's server logs (at exit; or before ``os._exit``, which skips it)."""
-    for owner, folder in _LOGS:
-        if owner == os.getpid():
-            shutil.rmtree(folder, ignore_errors=True)
+    folder = _LOGS.pop(os.getpid(), None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextmanager
