@@ -36,8 +36,8 @@ def verify(
     jobs: Annotated[
         int | None,
         typer.Option(
-            help="Checks to run at once besides the Ray lane's one (default: one "
-            "more than the CPU cores)."
+            help="Checks to run at once besides the Ray lane's one (default: as "
+            "many as the CPU cores)."
         ),
     ] = None,
     cache: Annotated[
