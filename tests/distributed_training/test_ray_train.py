@@ -1,7 +1,8 @@
 """The lab's rank programs under Ray Train's ``TorchTrainer``, at world size 2.
 
 Not a milestone check (Ray's start-up costs more than the lab's whole
-check): ``make test`` runs it against the reference. The same data-parallel
+check), and the suite's longest test (30 s of ``make test``'s Ray worker):
+``make test-extended`` (and CI) runs it against the reference. The same data-parallel
 program gives the same weights on two Ray Train workers as on two ranks
 started by ``infra.torch_dist``, and as one process on the whole batch.
 """
@@ -14,7 +15,12 @@ from labs.distributed_training.programs import train_single
 from labs.distributed_training.ray_train import run_on_ray
 from labs.distributed_training.workload import SIZES
 
-pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [
+    pytest.mark.extended,
+    pytest.mark.ray,
+    pytest.mark.slow,
+    pytest.mark.timeout(300),
+]
 
 
 def test_bucketed_ddp_under_ray_train_equals_our_launcher(
