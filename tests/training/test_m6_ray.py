@@ -98,7 +98,6 @@ def test_ddp_on_two_workers_matches_single_process(
 ) -> None:
     train, valid, sizes, config = encoded
     epochs = 2
-    single = train_single_process(train, sizes, config, epochs)
     _wait_for_free_cpus(2 * CPUS_PER_WORKER)
     # Bounded: a worker with one batch more than the other waits forever in
     # the all-reduce, and the test should say so in minutes, not at the timeout.
@@ -121,6 +120,8 @@ def test_ddp_on_two_workers_matches_single_process(
     storage = tmp_path_factory.mktemp("ddp")
     worker = threading.Thread(target=run, name="ddp-driver", daemon=True)
     worker.start()
+    # The one-process run, while Ray starts the workers (seconds of waiting).
+    single = train_single_process(train, sizes, config, epochs)
     worker.join(DDP_WAIT_S)
     if worker.is_alive():
         pytest.fail(
