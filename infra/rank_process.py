@@ -39,6 +39,38 @@ RANK_PRELOAD = ["torch", "torch.distributed", "torch._dynamo", "infra.torch_rank
 REUSE_VAR = "LABKIT_RANKS_FROM_FORK_SERVER"
 
 
+def take_on_caller(
+    env: dict[str, str],
+    log_path: str,
+    *,
+    append: bool = False,
+    mode: int = 0o644,
+    cwd: str | None = None,
+) -> None:
+    """Make a process a fork server forked look as if its caller had started it.
+
+    The fork server started once, with its own environment, folder and
+    output; every process it forks (a rank, a uvicorn server, a pytest run)
+    takes on the caller's instead: output into ``log_path`` (appended to, or
+    a new file with ``mode``), ``env`` as the whole environment, the bytecode
+    settings the interpreter read from the server's environment at its start
+    (``PYTHONDONTWRITEBYTECODE``, ``PYTHONPYCACHEPREFIX``), and ``cwd``.
+    ``sys.path`` is the caller's business: each kind of process builds its own.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
+    log = os.open(log_path, flags, mode)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    if log > 2:  # 1 or 2 only if that was closed; it is the output now
+        os.close(log)
+    os.environ.clear()
+    os.environ.update(env)
+    sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
+    sys.pycache_prefix = env.get("PYTHONPYCACHEPREFIX") or None
+    if cwd is not None:
+        os.chdir(cwd)
+
+
 def reuse_parent_fork_server() -> bool:
     """Whether to fork ranks from the fork server that forked this process.
 

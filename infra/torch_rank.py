@@ -94,12 +94,10 @@ def child_main(
     slot: int, control: str, token: str, env: dict[str, str], log_path: str
 ) -> None:
     """A rank's life, in a process forked by the fork server (see the module docstring)."""
+    from infra.rank_process import take_on_caller
+
     os.setsid()  # its own process group: the parent stops exactly it
-    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    os.environ.clear()  # the parent's environment now, not the fork server's
-    os.environ.update(env)
+    take_on_caller(env, log_path, append=True)
     for entry in reversed(env.get("PYTHONPATH", "").split(os.pathsep)):
         if entry and entry not in sys.path:
             sys.path.insert(0, entry)

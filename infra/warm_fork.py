@@ -35,7 +35,12 @@ from multiprocessing.connection import wait as wait_for_sentinels
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
-from infra.rank_process import REUSE_VAR, fork_server_context, reuse_parent_fork_server
+from infra.rank_process import (
+    REUSE_VAR,
+    fork_server_context,
+    reuse_parent_fork_server,
+    take_on_caller,
+)
 
 # Set by the forked process when it could not become what was asked (the
 # lab package was already imported, so the overlay could not apply).
@@ -118,21 +123,13 @@ def _main(
 ) -> None:
     """The forked process: become ``python -m module args`` started by the caller."""
     os.setsid()  # its own process group: the caller stops exactly it
-    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
+    env = {k: v for k, v in env.items() if k != REUSE_VAR}  # it forks nothing here
+    take_on_caller(env, log_path, cwd=cwd)
     os.setpriority(os.PRIO_PROCESS, 0, niceness)
     _let_go_of_the_server()
     if "labs" in sys.modules:  # the overlay is installed by importing labs
         print("the warm server imported labs; start a new interpreter", flush=True)
         os._exit(CANNOT_START_EXIT)
-    env = {k: v for k, v in env.items() if k != REUSE_VAR}  # it forks nothing here
-    os.environ.clear()
-    os.environ.update(env)
-    # The interpreter read these at its start (the server's): the caller's decide.
-    sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
-    sys.pycache_prefix = env.get("PYTHONPYCACHEPREFIX") or None
-    os.chdir(cwd)
     front = [cwd, *(p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p)]
     sys.path[:] = front + [p for p in _SERVER_PATH if p not in front]
     sys.argv = [module, *args]

@@ -31,7 +31,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from infra.rank_process import RANK_PRELOAD, REUSE_VAR
+from infra.rank_process import RANK_PRELOAD, REUSE_VAR, take_on_caller
 
 PRELOAD = [
     "numpy",
@@ -70,16 +70,7 @@ def available() -> bool:
 def _child(args: list[str], env: dict[str, str], cwd: str, log: str, nice: int) -> None:
     if nice:
         os.nice(nice)
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.environ.clear()
-    os.environ.update(env)
-    # The interpreter read these at start-up (the fork server's); a run's own
-    # environment decides where, and whether, its bytecode is cached.
-    sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
-    sys.pycache_prefix = env.get("PYTHONPYCACHEPREFIX") or None
-    os.chdir(cwd)
+    take_on_caller(env, log, mode=0o600, cwd=cwd)
     sys.path.insert(0, cwd)  # as `python -m pytest` run in cwd would have it
     import pytest
 
