@@ -107,6 +107,20 @@ def fork_server_context() -> multiprocessing.context.ForkServerContext:
     return context
 
 
+def start_fork_server() -> None:
+    """Start the fork server now, so that it imports torch while other work runs.
+
+    Nothing waits here: the server preloads in its own process, and the first
+    rank forked from it waits only for what is left of that (2-3 s of
+    imports in a new interpreter). Where ranks come from the server that
+    forked this process, that one is already running and nothing starts.
+    """
+    from multiprocessing import forkserver
+
+    fork_server_context()  # may replace the instance's ensure_running (see there)
+    forkserver._forkserver.ensure_running()
+
+
 def fork_server_pid() -> int | None:
     """The pid of the fork server this process started, while it runs (``None``
     when there is none, or when ranks come from the server that forked us)."""

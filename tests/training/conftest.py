@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from infra.rank_process import start_fork_server
 from labs.training import (
     Preprocessor,
     Splits,
@@ -92,6 +93,8 @@ def pytest_collection_modifyitems(
     if any(_uses_ray(item) for item in items) and _RAY not in config.stash:
         config.stash[_RAY] = BackgroundRay()
         config.add_cleanup(config.stash[_RAY].shutdown)
+    if any(item.get_closest_marker("ranks") for item in items):
+        start_fork_server()  # it imports torch in its own process while m1-m5 run
 
 
 @pytest.fixture(scope="session")

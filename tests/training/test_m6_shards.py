@@ -9,28 +9,33 @@ tests in ``test_m6_ray.py`` then check the ``TorchTrainer`` around it.
 from __future__ import annotations
 
 import copy
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pytest
 
 from infra.torch_dist import launch
 from labs.training import train_single_process
 from labs.training.predictor import logits_in_blocks
 
+pytestmark = pytest.mark.ranks
 EPOCHS = 2
 
 
 def test_two_ranks_of_plain_ddp_match_one_process(encoded) -> None:
     train, valid, sizes, config = encoded
-    single = train_single_process(train, sizes, config, EPOCHS)
     spec = {
         "config": config.to_dict(),
         "train": train,
         "sizes": list(sizes),
         "epochs": EPOCHS,
     }
-    first, second = launch(
-        "labs.training.distributed:ddp_on_rank", spec, world_size=2, timeout_s=90
-    )
+    with ThreadPoolExecutor(1) as pool:  # the one-process run, while the ranks start
+        one_process = pool.submit(train_single_process, train, sizes, config, EPOCHS)
+        first, second = launch(
+            "labs.training.distributed:ddp_on_rank", spec, world_size=2, timeout_s=90
+        )
+        single = one_process.result()
     assert second is None and first is not None
     assert first["rows"] == single.rows - single.rows % 2, (
         f"an epoch used {first['rows']} rows; with 2 workers it is every row of "
