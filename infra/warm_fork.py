@@ -17,8 +17,10 @@ file; the parent's CPU priority. :class:`ForkedPopen` gives it the part of
 ``subprocess.Popen`` that :class:`infra.processes.OwnedProcess` uses, so
 stopping it, waiting for it and reading its exit code work as for any other.
 
-Elsewhere (plain pytest, ``labkit check``, a CLI run, CPython 3.12+) nothing
-changes: :func:`available` is false and callers start a new interpreter.
+A process not forked by verify (a lab's test session under ``labkit check``
+or plain pytest) can start a fork server of its own for the same purpose
+(:func:`serve_from_here`). Elsewhere (a CLI run, macOS) nothing changes:
+:func:`available` is false and callers start a new interpreter.
 """
 
 from __future__ import annotations
@@ -58,9 +60,56 @@ _SERVER_PATH = list(sys.path)
 SETSID_WAIT_S = 5.0  # for the forked process to be in a process group of its own
 
 
+# What a fork server of a process's own (serve_from_here) imports before it
+# forks anything: what a lab's app imports before it can answer.
+SERVING_PRELOAD = [
+    "numpy",
+    "pandas",
+    "pyarrow.parquet",
+    "duckdb",
+    "torch",
+    "fastapi",
+    "httpx",
+    "uvicorn.main",
+    "pydantic_settings",
+    "prometheus_client",
+    "sse_starlette",
+    "infra.warm_fork",  # records the server's sys.path, as in verify's warm server
+]
+_SERVING_HERE = [False]  # set by serve_from_here, in the process that called it
+
+
 def available() -> bool:
-    """Whether this process was forked by a warm server it may ask for processes."""
+    """Whether this process may ask a warm fork server for its processes.
+
+    True in a run forked by ``labkit verify``'s warm server, and in a process
+    that started a fork server of its own (:func:`serve_from_here`).
+    """
+    if _SERVING_HERE[0]:
+        return True
     return os.getpid() != _LOADED_IN and reuse_parent_fork_server()
+
+
+def serve_from_here() -> bool:
+    """Start a fork server for the servers this process will start; whether it may.
+
+    A test session that starts several servers (online_serving's starts five)
+    paid 2-3 CPU-seconds of imports for each, all at once at its start. With a
+    fork server of its own, the serving stack is imported once, beside the
+    first tests, and each server is a fork of it. A run forked by verify's
+    warm server has one already. Linux only, as that warm server is: macOS
+    forbids forking some system frameworks once loaded.
+    """
+    if available():
+        return True
+    if not sys.platform.startswith("linux"):
+        return False
+    from multiprocessing import forkserver
+
+    fork_server_context().set_forkserver_preload(SERVING_PRELOAD)
+    forkserver._forkserver.ensure_running()  # spawns it; it imports on its own
+    _SERVING_HERE[0] = True
+    return True
 
 
 class ForkedPopen:

@@ -42,6 +42,7 @@ from serving_helpers import (
     swap_settings,
 )
 
+from infra import warm_fork
 from infra.uvicorn_server import UvicornServer
 
 SERVE_READY_TIMEOUT_S = 180.0
@@ -83,6 +84,9 @@ def model(registry_root: Path) -> Any:
 
 @pytest.fixture(scope="session")
 def servers() -> Iterator[Servers]:
+    # The session's servers are forks of one fork server that imported the
+    # serving stack once (infra.warm_fork), not five new interpreters.
+    warm_fork.serve_from_here()
     pool = Servers()
     try:
         yield pool
