@@ -9,7 +9,11 @@ checked by pid in ``/proc``.
 
 from __future__ import annotations
 
+import json
+import os
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -137,3 +141,36 @@ def test_run_elastic_gives_up_after_max_restarts() -> None:
             timeout_s=30,
             env=ENV,
         )
+
+
+STARTED_EARLY = """
+import json, os, time
+from infra.rank_process import fork_server_pid, start_fork_server
+from infra.torch_dist import launch
+
+began = time.perf_counter()
+start_fork_server()
+returned_s = time.perf_counter() - began
+server = fork_server_pid()
+os.kill(server, 0)  # running, importing torch on its own
+results = launch("torch_dist_programs:rank_sum", {}, world_size=2, timeout_s=60)
+print(json.dumps({"returned_s": returned_s, "same_server": fork_server_pid() == server,
+                  "results": results}))
+"""
+
+
+def test_a_fork_server_started_early_is_the_one_the_first_ranks_come_from():
+    """``start_fork_server`` returns without waiting for torch; the first launch uses it."""
+    proc = subprocess.run(
+        [sys.executable, "-c", STARTED_EARLY],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **ENV},
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    # Not waiting for its imports: 2-3 s of torch in a new interpreter.
+    assert seen["returned_s"] < 1.0 and seen["same_server"], seen
+    assert [(r["rank"], r["sum"]) for r in seen["results"]] == [(0, 3.0), (1, 3.0)]

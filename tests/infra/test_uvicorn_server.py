@@ -70,3 +70,49 @@ print(json.dumps({{"logs": logs, "readable": [open(p).read() is not None for p i
     assert first != again and first.parent == again.parent, seen
     assert seen["readable"] == [True, True]  # still there after stop()
     assert not first.parent.exists(), f"{first.parent} outlived its process"
+
+
+SERVED_FROM_HERE = """
+import json, os, sys
+from multiprocessing import forkserver
+
+import httpx
+
+from infra import warm_fork
+from infra.apps import BARE_APP
+from infra.uvicorn_server import running_uvicorn
+
+ok = warm_fork.serve_from_here()
+parents = []
+for _ in range(2):
+    with running_uvicorn(BARE_APP) as server:
+        response = httpx.post(server.url + "/score", json={"user_id": 1, "item_id": 2})
+        with open(f"/proc/{server.process.pid}/stat") as stat:
+            parents.append(int(stat.read().rsplit(")", 1)[1].split()[1]))
+print(json.dumps({
+    "ok": ok, "status": response.status_code, "parents": parents,
+    "me": os.getpid(), "fork_server": forkserver._forkserver._forkserver_pid,
+}))
+"""
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="Linux only, by design"
+)
+def test_servers_of_a_process_that_serves_from_here_are_forks_of_its_fork_server():
+    """``warm_fork.serve_from_here``: each server is a fork of one fork server, and answers.
+
+    (That a forked server gets its caller's environment is test_warm_pytest's.)
+    """
+    proc = subprocess.run(
+        [sys.executable, "-c", SERVED_FROM_HERE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert seen["ok"] and seen["status"] == 200
+    assert seen["fork_server"] not in (None, seen["me"])
+    assert seen["parents"] == [seen["fork_server"]] * 2  # not this process's children
