@@ -107,17 +107,20 @@ def fork_server_context() -> multiprocessing.context.ForkServerContext:
     return context
 
 
-def start_fork_server() -> None:
+def start_fork_server(preload: list[str] | None = None) -> None:
     """Start the fork server now, so that it imports torch while other work runs.
 
-    Nothing waits here: the server preloads in its own process, and the first
-    rank forked from it waits only for what is left of that (2-3 s of
-    imports in a new interpreter). Where ranks come from the server that
-    forked this process, that one is already running and nothing starts.
+    Nothing waits here: the server preloads (``RANK_PRELOAD``, or
+    ``preload``) in its own process, and the first process forked from it
+    waits only for what is left of that (2-3 s of imports in a new
+    interpreter). Where ranks come from the server that forked this process,
+    that one is already running and nothing starts.
     """
     from multiprocessing import forkserver
 
-    fork_server_context()  # may replace the instance's ensure_running (see there)
+    context = fork_server_context()  # may replace the instance's ensure_running
+    if preload is not None and not reuse_parent_fork_server():
+        context.set_forkserver_preload(preload)
     forkserver._forkserver.ensure_running()
 
 

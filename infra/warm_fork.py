@@ -41,6 +41,7 @@ from infra.rank_process import (
     REUSE_VAR,
     fork_server_context,
     reuse_parent_fork_server,
+    start_fork_server,
     take_on_caller,
 )
 
@@ -76,7 +77,7 @@ SERVING_PRELOAD = [
     "sse_starlette",
     "infra.warm_fork",  # records the server's sys.path, as in verify's warm server
 ]
-_SERVING_HERE = [False]  # set by serve_from_here, in the process that called it
+_serving_here = False  # set by serve_from_here, in the process that called it
 
 
 def available() -> bool:
@@ -85,7 +86,7 @@ def available() -> bool:
     True in a run forked by ``labkit verify``'s warm server, and in a process
     that started a fork server of its own (:func:`serve_from_here`).
     """
-    if _SERVING_HERE[0]:
+    if _serving_here:
         return True
     return os.getpid() != _LOADED_IN and reuse_parent_fork_server()
 
@@ -100,15 +101,13 @@ def serve_from_here() -> bool:
     warm server has one already. Linux only, as that warm server is: macOS
     forbids forking some system frameworks once loaded.
     """
+    global _serving_here
     if available():
         return True
     if not sys.platform.startswith("linux"):
         return False
-    from multiprocessing import forkserver
-
-    fork_server_context().set_forkserver_preload(SERVING_PRELOAD)
-    forkserver._forkserver.ensure_running()  # spawns it; it imports on its own
-    _SERVING_HERE[0] = True
+    start_fork_server(SERVING_PRELOAD)
+    _serving_here = True
     return True
 
 

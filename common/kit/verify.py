@@ -21,8 +21,8 @@ The checks that run tests are independent pytest processes, so they run in
 parallel (``--jobs``, default: as many as the cores, beside the Ray lane's
 run: a run spends part of its time waiting on the servers and processes it
 starts. On 2 cores, verifying every lab took 326 s with 1, 298 s with 2 and
-316 s with 3, the last burning 7% more CPU-seconds than 2 for the same work). Tests that start Ray take a
-machine-wide lock, so two local Ray clusters never compete for two cores: a
+316 s with 3, the last burning 7% more CPU-seconds than 2 for the same
+work). Tests that start Ray take a machine-wide lock, so two local Ray clusters never compete for two cores: a
 run that needs Ray does not wait for it in one of those slots but is deferred
 to the *Ray lane*, which runs such checks one after another, beside the
 others and ahead of them in CPU priority (``common.kit.ray_lane``). A lab
