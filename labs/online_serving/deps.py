@@ -1,10 +1,12 @@
 """FastAPI dependencies as ``Annotated`` aliases: what a route may ask for.
 
-    @router.post("/score")
-    async def score(body: ScoreRequest, service: ServiceDep) -> Response: ...
+    @router.get("/info")
+    async def info(model: ModelDep, settings: SettingsDep) -> dict[str, Any]: ...
 
 Everything comes from ``app.state``, filled once by the lifespan in
-``main.py``; a route never opens a model or a store itself. Tests and the
+``main.py``; a route never opens a model or a store itself. The two scoring
+routes read the service without a dependency (``routes.hot_service``): on
+their hot path, resolving one costs more than the lookup. Tests and the
 Ray Serve deployment build the same app, so they get the same dependencies.
 
 The providers are ``async def`` on purpose: FastAPI runs a plain ``def``

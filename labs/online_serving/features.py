@@ -15,7 +15,7 @@ trained on; the service never keeps its own copy of the list.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -93,10 +93,22 @@ def read_features(
 
 @dataclass(frozen=True)
 class Catalogue:
-    """The ids that exist: every user account and every item, sorted."""
+    """The ids that exist: every user account and every item, sorted.
+
+    Membership is asked once or a hundred times per request, so it is a
+    Python set lookup: ``np.searchsorted`` on one id costs about 8 µs of
+    array set-up (a 1-row array, a call into numpy, a list back), a set
+    lookup well under 0.1 µs. At 60k users and 50k items the sets take a few MB.
+    """
 
     users: np.ndarray  # int64, sorted, unique
     items: np.ndarray
+    _user_set: frozenset[int] = field(init=False, repr=False, compare=False)
+    _item_set: frozenset[int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_user_set", frozenset(self.users.tolist()))
+        object.__setattr__(self, "_item_set", frozenset(self.items.tolist()))
 
     @classmethod
     def from_shopstream(cls, preset: str, seed: int = 0) -> Catalogue:
@@ -108,17 +120,11 @@ class Catalogue:
             np.unique(items["item_id"].to_numpy(dtype=np.int64)),
         )
 
-    @staticmethod
-    def _unknown(known: np.ndarray, ids: Sequence[int]) -> list[int]:
-        query = np.asarray(ids, dtype=np.int64)
-        position = np.minimum(np.searchsorted(known, query), len(known) - 1)
-        return query[known[position] != query].tolist()
-
     def unknown_users(self, ids: Sequence[int]) -> list[int]:
-        return self._unknown(self.users, ids)
+        return [i for i in ids if i not in self._user_set]
 
     def unknown_items(self, ids: Sequence[int]) -> list[int]:
-        return self._unknown(self.items, ids)
+        return [i for i in ids if i not in self._item_set]
 
 
 @dataclass(frozen=True)

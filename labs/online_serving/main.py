@@ -118,9 +118,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="ShopStream ranking service",
         summary="Scores and ranks candidate items for a user (labkit online_serving).",
         lifespan=lifespan,
+        routes=router.routes,
     )
     app.state.settings = settings
-    app.include_router(router)
     app.add_exception_handler(RequestValidationError, invalid_body)
     app.add_exception_handler(RequestRejected, rejected)
     app.add_exception_handler(Overloaded, overloaded)
