@@ -258,3 +258,42 @@ def test_unknown_ids_and_missing_features_get_the_documented_defaults(
     filled[predictor.features] = np.asarray(predictor.preprocessor.fill)
     assert np.array_equal(predictor.predict(blanks), predictor.predict(filled))
     assert np.isfinite(predictor.predict(unknown)).all()
+
+
+class _ModeProbe(torch.nn.Module):
+    """Records whether its dropout was in training mode at each call."""
+
+    def __init__(self, dense: int) -> None:
+        super().__init__()
+        self.drop = torch.nn.Dropout(0.5)
+        self.linear = torch.nn.Linear(dense, 1)
+        self.seen: list[bool] = []
+
+    def forward(self, user, item, dense):
+        self.seen.append(self.drop.training)
+        return self.linear(self.drop(dense)).squeeze(1)
+
+
+@pytest.mark.given
+@pytest.mark.parametrize("mode", ["train", "eval", "only the child trains"])
+def test_scoring_runs_in_eval_mode_and_leaves_each_modules_mode_as_it_was(
+    mode,
+) -> None:
+    from labs.training.features import Encoded
+    from labs.training.predictor import logits_in_blocks
+
+    probe = _ModeProbe(3)
+    probe.train(mode == "train")
+    if mode == "only the child trains":
+        probe.drop.train()
+    before = {name: m.training for name, m in probe.named_modules()}
+    rng = np.random.default_rng(0)
+    rows = Encoded(
+        np.zeros(300, np.int64),
+        np.zeros(300, np.int64),
+        rng.random((300, 3), np.float32),
+    )
+    first = logits_in_blocks(probe, rows)
+    assert probe.seen == [False, False]  # two blocks, both without dropout
+    assert {name: m.training for name, m in probe.named_modules()} == before
+    assert np.array_equal(first, logits_in_blocks(probe, rows))  # deterministic
