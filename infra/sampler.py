@@ -10,10 +10,13 @@ samples; a tower is a call stack) or, with ``folded=True``, the folded
 stacks behind it, one line per stack with its sample count, which a script
 can sum.
 
-Only the thread holding the GIL is sampled (``--gil``): on a one-core server
-that is where the time goes; a thread waiting on a lock or a socket is not
-using the core. Sampling pauses the target briefly each time, so the
-server is slower while it is profiled (about 15% at 100 Hz here): read the
+Only the thread holding the GIL is sampled (``--gil``). Without it, py-spy
+also counts thread-pool threads that are only waiting for work (here they
+took half the samples), which says nothing. The price: C code that runs
+without the GIL (an SQLite query, a torch kernel) is not sampled at all, so
+time spent there shows in no box; the service's own stage timings
+(``/metrics``: features, model) measure it. Sampling pauses the target
+briefly each time, so the server is slower while it is profiled: read the
 shares, not the throughput, of a profiled run.
 
 Attaching to another process needs the right to trace it: on Linux, root,
