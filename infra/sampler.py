@@ -65,6 +65,7 @@ def record_command(
         f"--format={'raw' if folded else 'flamegraph'}",
         f"--output={out}",
         "--gil",
+        "--nolineno",  # one box per function, not one per line it was on
     ]
 
 
@@ -107,8 +108,9 @@ def sampling(
         hint = (
             " Attaching needs the right to trace the process: run as root or with "
             "sudo (macOS), or allow it on Linux with "
-            "`sudo sysctl kernel.yama.ptrace_scope=0`."
-            if "ermission" in (said or "")
+            "`sudo sysctl kernel.yama.ptrace_scope=0`; in Docker, start the "
+            "container with `--cap-add SYS_PTRACE`."
+            if "permission" in (said or "").lower()
             else ""
         )
         raise SamplerError(

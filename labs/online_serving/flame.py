@@ -16,7 +16,7 @@ The command prints the functions with the largest share of each server's
 samples. A profiled server is slower (py-spy pauses it to read its stacks):
 the throughput printed is for reading the graphs, not a benchmark figure.
 
-Open an SVG in a browser: hover a box for its share, click to zoom. The lab
+Open an SVG in a browser and hover a box for its share. The lab
 page (README, "Where the time goes, in flame graphs") reads two of them.
 """
 
@@ -49,7 +49,10 @@ def profile(
     folded = out.with_suffix(".txt")
     with sampling(pid, folded, seconds, folded=True):
         result = load(url, "/score", payloads)
-    title = f"{out.stem}: POST /score, {CONCURRENCY} connections, {result.ok_rps:,.0f} req/s sampled"
+    title = (
+        f"{out.stem}: POST /score, {CONCURRENCY} connections, "
+        f"{result.ok_rps:,.0f} requests/s while sampled"
+    )
     out.write_text(flame_svg(folded.read_text(), title=title))
     return result.ok_rps
 
