@@ -51,6 +51,7 @@ def _init(ray: Any, overrides: dict[str, Any]) -> dict[str, Any]:
         kwargs["_system_config"] = {
             "enable_metrics_collection": False,
             "task_events_shutdown_flush_timeout_ms": 200,
+            **overrides.pop("_system_config", {}),  # a caller's settings add to these
         }
     kwargs.update(overrides)
     ray.init(**kwargs)

@@ -37,6 +37,14 @@ def test_a_local_ray_exports_no_metrics_and_starts_no_dashboard(monkeypatch):
     assert ray.kwargs["num_cpus"] >= 1
 
 
+def test_a_callers_system_config_adds_to_the_kits(monkeypatch):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    ray = FakeRay()
+    keep = {"idle_worker_killing_time_threshold_ms": 600_000}
+    _init(ray, {"_system_config": keep})
+    assert ray.kwargs["_system_config"] == {**QUICK_SHUTDOWN, **keep}
+
+
 def test_joining_a_cluster_passes_its_address_and_no_system_config(monkeypatch):
     # Ray refuses _system_config when joining: the cluster's own config holds.
     monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:6379")
