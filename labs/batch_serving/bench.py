@@ -48,14 +48,6 @@ BATCH_SIZES = (256, 4096)
 REPEATS = 2
 BENCH_PARTITIONS = 4  # the first day of the small week (191,820 rows), every config
 TARGET_SCALING = 1.5  # the issue's floor: 2 actors ≥ 1.5 × one actor
-# Ray stops a worker process that has been idle for 1 s (beyond one per CPU),
-# so every run started its read tasks' processes anew: about 1 CPU-second
-# each (importing pyarrow, pandas and the reader), 13 of them over four runs
-# of one actor, inside the window the actors clock as steady. A long job, or
-# a cluster that keeps its workers, pays that once; so does the bench, after
-# one unmeasured run per pool size. Measured (1 actor, batch 4,096, three
-# runs each): the actor on a CPU 42-51% of its window before, 57-68% after.
-KEEP_IDLE_WORKERS = {"idle_worker_killing_time_threshold_ms": 600_000}
 
 
 def _median(runs: list[dict[str, Any]], key: str) -> float:
@@ -102,10 +94,10 @@ def bench(results: Results, *, preset: str = "small") -> None:
     end_to_end: dict[int, dict[int, float]] = {}
     steady: dict[int, dict[int, float]] = {}
     startup: dict[int, dict[int, float]] = {}
-    with ray_session(_system_config=KEEP_IDLE_WORKERS):
+    with ray_session(_system_config=measure.KEEP_IDLE_WORKERS):
         for actors in ACTORS:
             # Unmeasured: starts the read tasks' worker processes, which the
-            # measured runs then reuse (see KEEP_IDLE_WORKERS).
+            # measured runs then reuse (see measure.KEEP_IDLE_WORKERS).
             measure.ray_throughput(setup.plan, parts, actors, max(BATCH_SIZES))
             for batch in BATCH_SIZES:
                 runs = [

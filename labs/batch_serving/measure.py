@@ -33,6 +33,16 @@ from labs.batch_serving.reader import read_row_groups, read_tasks
 from labs.batch_serving.requests import Partition, ensure_requests
 from labs.batch_serving.scorer import Scorer
 
+# Ray stops a worker process that has been idle for 1 s (beyond one per CPU),
+# so every measured run started its read tasks' processes anew: about 1
+# CPU-second each (importing pyarrow, pandas and the reader), 13 of them over
+# four runs of one actor, inside the window the actors clock as steady. A long
+# job, or a cluster that keeps its workers, pays that once; so do the bench and
+# the run page, which keep idle workers for ten minutes and make one unmeasured
+# run first. Measured (1 actor, batch 4,096, three runs each): the actor was on
+# a CPU 42-51% of its window before, 57-68% after.
+KEEP_IDLE_WORKERS = {"idle_worker_killing_time_threshold_ms": 600_000}
+
 
 @dataclass
 class Setup:
