@@ -16,6 +16,7 @@ shares printed beside it come from one set of samples.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html import escape
 
@@ -32,17 +33,24 @@ class Node:
     children: dict[str, Node] = field(default_factory=dict)
 
 
+def folded_stacks(folded: str) -> Iterator[tuple[list[str], int]]:
+    """Each stack of folded text (its frames, outermost first) and its samples.
+
+    A line that is not ``frame;frame;... count`` is skipped.
+    """
+    for line in folded.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            yield stack.split(";"), int(count)
+
+
 def parse_folded(folded: str) -> Node:
     """The call tree of folded stacks; the root's ``samples`` is the total."""
     root = Node("all")
-    for line in folded.splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        n = int(count)
+    for frames, n in folded_stacks(folded):
         root.samples += n
         node = root
-        for frame in stack.split(";"):
+        for frame in frames:
             node = node.children.setdefault(frame, Node(frame))
             node.samples += n
     return root

@@ -8,12 +8,24 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+
+def installed_command(name: str) -> str | None:
+    """A command the kit installs (``ray``, ``py-spy``): the one next to this
+    interpreter (the venv's, whether or not the venv is activated), else the
+    one on PATH, else ``None``."""
+    beside = Path(sys.executable).with_name(name)
+    if beside.exists():
+        return str(beside)
+    return shutil.which(name)
 
 
 class Proc(Protocol):

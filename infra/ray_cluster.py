@@ -32,7 +32,6 @@ import os
 import secrets
 import shutil
 import signal
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -40,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra.ports import HOST, free_ports, wait_for_port
-from infra.processes import OwnedProcess
+from infra.processes import OwnedProcess, installed_command
 
 # `ray start` gives its raylet 30 s (fixed inside Ray) to register with the
 # head, then exits with this message. On a loaded 2-core machine a worker node
@@ -57,10 +56,7 @@ class ClusterStartError(RuntimeError):
 
 def ray_executable() -> str:
     """The ``ray`` CLI next to this interpreter (the venv's), else on PATH."""
-    beside = Path(sys.executable).with_name("ray")
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("ray")
+    found = installed_command("ray")
     if found is None:
         raise ClusterStartError(
             "the `ray` command is not installed next to this Python or on PATH; "

@@ -1,14 +1,15 @@
 """Profile a running Python process from outside: py-spy, a sampling profiler.
 
-    with sampling(server.process.pid, Path("score.svg"), seconds=8):
+    with sampling(server.process.pid, Path("score.txt"), seconds=8):
         run_load(server.url, "/score", payloads, duration_s=10)
+    folded_shares(Path("score.txt"))                  # the widest functions
+    svg = flame_svg(Path("score.txt").read_text())    # infra.flame_svg
 
 py-spy reads the target's stacks ``rate`` times a second without touching
-its code, so the server runs exactly what it runs in production. The result
-is a flame graph (an SVG: one box per function, as wide as its share of the
-samples; a tower is a call stack) or, with ``folded=True``, the folded
-stacks behind it, one line per stack with its sample count, which a script
-can sum.
+its code, so the server runs exactly what it runs in production. It writes
+folded stacks, one line per call stack with its sample count (one frame per
+function, not per line), which this module sums and ``infra.flame_svg``
+draws: the table and the graph come from the same samples.
 
 Only the thread holding the GIL is sampled (``--gil``). Without it, py-spy
 also counts thread-pool threads that are only waiting for work (here they
@@ -27,11 +28,12 @@ When it cannot, :class:`SamplerError` carries py-spy's words and this advice.
 from __future__ import annotations
 
 import contextlib
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
+
+from infra.flame_svg import folded_stacks
+from infra.processes import installed_command
 
 
 class SamplerError(RuntimeError):
@@ -40,10 +42,7 @@ class SamplerError(RuntimeError):
 
 def py_spy() -> str:
     """The ``py-spy`` next to this interpreter (the venv's), else on PATH."""
-    beside = Path(sys.executable).with_name("py-spy")
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("py-spy")
+    found = installed_command("py-spy")
     if found is None:
         raise SamplerError(
             "py-spy is not installed next to this Python or on PATH; install the kit "
@@ -53,7 +52,7 @@ def py_spy() -> str:
 
 
 def record_command(
-    pid: int, out: Path, seconds: float, *, rate: int = 100, folded: bool = False
+    pid: int, out: Path, seconds: float, *, rate: int = 100
 ) -> list[str]:
     """The py-spy command line that samples ``pid`` for ``seconds`` into ``out``."""
     return [
@@ -62,7 +61,7 @@ def record_command(
         f"--pid={pid}",
         f"--duration={max(1, round(seconds))}",
         f"--rate={rate}",
-        f"--format={'raw' if folded else 'flamegraph'}",
+        "--format=raw",  # folded stacks
         f"--output={out}",
         "--gil",
         "--nolineno",  # one box per function, not one per line it was on
@@ -76,10 +75,9 @@ def sampling(
     seconds: float,
     *,
     rate: int = 100,
-    folded: bool = False,
     timeout_s: float = 30.0,
 ) -> Iterator[None]:
-    """Sample ``pid`` for ``seconds`` while the block runs; the profile is in ``out``.
+    """Sample ``pid`` for ``seconds`` while the block runs; the folded stacks are in ``out``.
 
     The block should keep the target busy for at least ``seconds`` (the
     sampling starts at once and stops on its own). On leaving, waits for
@@ -92,7 +90,7 @@ def sampling(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.unlink(missing_ok=True)
     spy = subprocess.Popen(
-        record_command(pid, out, seconds, rate=rate, folded=folded),
+        record_command(pid, out, seconds, rate=rate),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -160,10 +158,7 @@ def package_shares(path: Path) -> list[tuple[str, float]]:
 
 
 def _stacks(path: Path) -> Iterator[tuple[list[str], int]]:
-    for line in path.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if stack and count.isdigit():
-            yield stack.split(";"), int(count)
+    return folded_stacks(path.read_text())
 
 
 def _function(frame: str) -> str:

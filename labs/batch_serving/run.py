@@ -95,9 +95,7 @@ def _throughput(results: Results, setup: measure.Setup) -> list[dict[str, Any]]:
         rows.append(
             {"mode": "single process", "actors": 0, "batch_size": batch, **single}
         )
-    # Unmeasured: starts the read tasks' worker processes, which the measured
-    # runs then reuse (see measure.KEEP_IDLE_WORKERS).
-    measure.ray_throughput(setup.plan, parts, max(a for a, _ in SWEEP), 4096)
+    measure.start_read_workers(setup.plan, parts, max(a for a, _ in SWEEP))
     for actors, batch in SWEEP:
         ray = measure.ray_throughput(setup.plan, parts, actors, batch)
         rows.append({"mode": "Ray Data", **ray})

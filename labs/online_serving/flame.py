@@ -47,7 +47,7 @@ def profile(
         seconds + 1.5, WARMUP_S, max_requests=5_000_000, concurrency=CONCURRENCY
     )
     folded = out.with_suffix(".txt")
-    with sampling(pid, folded, seconds, folded=True):
+    with sampling(pid, folded, seconds):
         result = load(url, "/score", payloads)
     title = (
         f"{out.stem}: POST /score, {CONCURRENCY} connections, "

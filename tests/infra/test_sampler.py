@@ -76,7 +76,7 @@ def test_a_running_process_is_sampled_where_it_spends_its_time(tmp_path) -> None
     out = tmp_path / "busy.txt"
     try:
         try:
-            with sampling(busy.pid, out, seconds=1, folded=True):
+            with sampling(busy.pid, out, seconds=1):
                 pass  # the process keeps itself busy
         except SamplerError as exc:
             if "permission" in str(exc).lower() and os.geteuid() != 0:

@@ -5,8 +5,9 @@
 - ``servers``: starts uvicorn processes on 127.0.0.1 and free ports, one
   per distinct settings, shared by the tests of the session and all stopped
   at its end (also when a test fails). On Linux each is a fork of one fork
-  server that imported the serving stack once (``infra.warm_fork``). A server that cannot start fails fast
-  with its log, and the failure is remembered rather than retried.
+  server that imported the serving stack once (``infra.warm_fork``). A
+  server that cannot start fails fast with its log, and the failure is
+  remembered rather than retried.
 - ``contract_url``, ``batching_url``, ``full_url``, ``swap_server``,
   ``sigterm_server``, ``serve_url``: the servers themselves. Before the first test runs, every
   one the selected tests ask for starts in the background, side by side
