@@ -134,9 +134,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="ShopStream text generation",
         summary="Autocomplete and item descriptions from lab 7's GPT (labkit llm_serving).",
         lifespan=lifespan,
+        # The routes are the app's own: an included router stays a layer that
+        # every request walks through (22 µs a request, measured on
+        # online_serving's app, whose main.py says what this gives up).
+        routes=router.routes,
     )
     app.state.settings = settings
-    app.include_router(router)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(RequestRejected, rejected)
     app.add_exception_handler(Overloaded, unavailable)
