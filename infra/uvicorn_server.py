@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import functools
 import itertools
+import multiprocessing.util
 import os
 import shutil
 import sys
@@ -167,11 +168,17 @@ def _logs_of_this_process() -> Path:
     A log is read after its server stopped (tests check what it printed), so a
     server's log outlives ``stop()``; the folder goes when this process ends
     (:func:`remove_logs`). A fork starts a folder of its own.
+
+    A process of ``multiprocessing`` (a lab's run forked by the harness) ends
+    with ``os._exit``, which skips ``atexit``: its folders were left in the
+    temporary directory, one per demo. It runs ``multiprocessing``'s own exit
+    finalisers instead, so the folder is registered there too.
     """
     pid = os.getpid()
     if pid not in _LOGS:
         if not _LOGS:
             atexit.register(remove_logs)  # a fork inherits it
+        multiprocessing.util.Finalize(None, remove_logs, exitpriority=0)
         _LOGS[pid] = Path(tempfile.mkdtemp(prefix="labkit-uvicorn-"))
     return _LOGS[pid]
 

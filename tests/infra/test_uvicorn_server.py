@@ -72,6 +72,29 @@ print(json.dumps({{"logs": logs, "readable": [open(p).read() is not None for p i
     assert not first.parent.exists(), f"{first.parent} outlived its process"
 
 
+def _folder_of_a_child(queue) -> None:  # type: ignore[no-untyped-def]
+    from infra.uvicorn_server import _logs_of_this_process
+
+    queue.put(str(_logs_of_this_process()))
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="fork start method: Linux only"
+)
+def test_the_log_folder_of_a_multiprocessing_child_goes_with_it():
+    """A multiprocessing process ends with os._exit (no atexit): its folder must still go."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_folder_of_a_child, args=(queue,))
+    child.start()
+    folder = Path(queue.get(timeout=30))
+    child.join(timeout=30)
+    assert child.exitcode == 0
+    assert not folder.exists(), f"{folder} outlived the process that made it"
+
+
 SERVED_FROM_HERE = """
 import json, os, sys
 from multiprocessing import forkserver
