@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 
 from labs.batch_serving.pipeline import (
     PipelineConfig,
@@ -99,7 +99,7 @@ def local_scorer(plan: JobPlan, threads: int = 1) -> Scorer:
 
 def score_locally(
     plan: JobPlan, partition: Partition, scorer: Scorer, batch_size: int
-) -> Iterator[pd.DataFrame]:
+) -> Iterator[pa.Table]:
     """``partition``'s rows read and scored here, ``batch_size`` at a time, as the actors do."""
     columns = list(plan.read_columns)
     for task in read_tasks([partition.files]):

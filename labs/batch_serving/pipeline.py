@@ -15,9 +15,11 @@ the blocks small and many: ``read_parquet`` in this Ray packs small files
 into few blocks (tiny's 12 files came out as one block), and an actor pool
 works one block per task, so one actor did everything.
 
-Ray Data streams: reads, scoring and the driver overlap, and bounded queues
-between the stages hold the reads back when the actors are the bottleneck
-(back-pressure), so a month of input never has to fit in memory. Batches
+Ray Data streams: reads, scoring and the driver overlap. The reads are
+cheap and run ahead of the actors; their blocks wait in Ray's object store,
+which spills to disk when it is full, so a month of input never has to fit
+in the driver's memory (Ray Data's own budgets are off, see
+``score_partitions``). Batches
 come back in no particular order and mix partitions, so the driver keeps a
 buffer per partition and hands a partition on the moment its row count
 reaches the count in the input's Parquet footers; the id check then proves
@@ -342,6 +344,17 @@ def score_partitions(
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
+    # Ray Data's resource reservation divides the cluster's limits among the
+    # operators, and in this Ray it reads those limits from its autoscaling
+    # coordinator, which had granted nothing yet: every limit and budget was
+    # 0, and the allocator refused the actors' next task 70-90 times a run
+    # (counted), so no block waited queued at an actor. An actor sat idle
+    # 50-120 ms at each block (a third of its scoring window); of two actors,
+    # one got 8 of 49 batches. Off, each actor gets its next block at once.
+    # What bounds the pipeline then is the pool and the read tasks' CPUs; the
+    # reads may run ahead, their blocks waiting in the object store (spilled
+    # to disk when it is full), not in the driver.
+    context.op_resource_reservation_enabled = False
     # Start the whole pool before the first batch: every actor gets work (a
     # tiny job can otherwise finish on the first actor up), and the time to
     # the first output is the pool's start-up, which the bench reports.

@@ -205,7 +205,7 @@ def _publish(results: Results, setup: measure.Setup, output: Path) -> None:
     table = read_row_groups(
         {k: np.array([v]) for k, v in task.items()}, list(plan.read_columns)
     )
-    scorer(table.slice(0, 10))  # warm: the feature index is built once
+    scorer(table.slice(0, 10))  # warm (the feature indexes were built by the Scorer)
     starts = range(0, max(10, min(5000, table.num_rows - 10)), 10)
     online_ms = [_timed(lambda s=s: scorer(table.slice(s, 10))) for s in starts]
     lookup = summarize(lookups)

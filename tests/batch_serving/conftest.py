@@ -184,19 +184,13 @@ def scored_job(
 
 def score_in_process(plan: Any, batch_size: int = 1024) -> list[Any]:
     """Every partition of ``plan`` scored here by the actors' own ``Scorer`` and checked."""
-    import pyarrow as pa
-
     from labs.batch_serving.measure import local_scorer, score_locally
     from labs.batch_serving.pipeline import finish_partition
 
     scorer = local_scorer(plan)
     return [
         finish_partition(
-            partition,
-            [
-                pa.Table.from_pandas(scored, preserve_index=False)
-                for scored in score_locally(plan, partition, scorer, batch_size)
-            ],
+            partition, list(score_locally(plan, partition, scorer, batch_size))
         )
         for partition in plan.partitions
     ]
