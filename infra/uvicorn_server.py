@@ -169,10 +169,10 @@ def _logs_of_this_process() -> Path:
     server's log outlives ``stop()``; the folder goes when this process ends
     (:func:`remove_logs`). A fork starts a folder of its own.
 
-    A process of ``multiprocessing`` (a lab's run forked by the harness) ends
-    with ``os._exit``, which skips ``atexit``: its folders were left in the
-    temporary directory, one per demo. It runs ``multiprocessing``'s own exit
-    finalisers instead, so the folder is registered there too.
+    A process of ``multiprocessing`` ends with ``os._exit``, which skips
+    ``atexit``, so its folder was left in the temporary directory. It runs
+    ``multiprocessing``'s own exit finalisers instead, so the folder is
+    registered there too.
     """
     pid = os.getpid()
     if pid not in _LOGS:
