@@ -24,10 +24,10 @@ Measures, in one run, on the same request files:
   much of the time the actors could actually run: well below 1 on a busy
   machine, where wall-clock scaling says little.
 
-Everything scores the first ``BENCH_PARTITIONS`` partitions of the preset
-(the first two days of ``small``: 383,840 rows, eight partitions), stated in
-the output; ``large`` would need a large model trained first and takes far
-beyond the 5-minute budget on two cores.
+Everything scores the first partitions holding ``measure.STEADY_ROWS``
+rows (the first two days of ``small``: 383,840 rows, eight partitions),
+stated in the output; ``large`` would need a large model trained first and
+takes far beyond the 5-minute budget on two cores.
 Logs go to stderr; with ``--json`` stdout holds only the JSON.
 """
 
@@ -46,11 +46,6 @@ log = logging.getLogger(__name__)
 ACTORS = (1, 2)
 BATCH_SIZES = (256, 4096)
 REPEATS = 2
-# The first two days of the small week (383,840 rows), every config. One day
-# gave a steady window under a second (0.7 s for two actors), where the last
-# block of one actor alone (16k rows, ~80 ms) moved the figure by a tenth:
-# two-over-one came out 1.12-1.76 over six runs.
-BENCH_PARTITIONS = 8
 TARGET_SCALING = 1.5  # the issue's floor: 2 actors ≥ 1.5 × one actor
 
 
@@ -65,7 +60,7 @@ def bench(results: Results, *, preset: str = "small") -> None:
     results.add("preset", preset)
     results.add("load_average_start", measure.load_average())
     setup = measure.setup(preset)
-    parts = list(setup.plan.partitions[:BENCH_PARTITIONS])
+    parts = measure.first_rows(setup.plan.partitions, measure.STEADY_ROWS)
     rows = sum(p.rows for p in parts)
     results.add("rows", rows)
     results.add("partitions", len(parts))

@@ -45,10 +45,6 @@ log = logging.getLogger(__name__)
 
 # (actors, batch size): the actor and the batch-size effect; the bench has the full grid
 SWEEP = [(1, 256), (1, 4096), (2, 4096)]
-# The sweep scores the first partitions holding this many rows: about two
-# days of `small`, as the bench does. At 100k the two actors' steady window
-# was under half a second, and one run put them at 2.44x one actor.
-SWEEP_ROWS = 350_000
 
 
 def run(results: Results, *, preset: str = "small") -> None:
@@ -91,7 +87,7 @@ def run(results: Results, *, preset: str = "small") -> None:
 
 def _throughput(results: Results, setup: measure.Setup) -> list[dict[str, Any]]:
     """rows/s by actors × batch size, and the same scoring in one plain process."""
-    parts = first_rows(setup.plan.partitions, SWEEP_ROWS)
+    parts = measure.first_rows(setup.plan.partitions, measure.STEADY_ROWS)
     rows = []
     for batch in sorted({b for _, b in SWEEP}):
         single = measure.single_process(setup.plan, parts, batch)
@@ -167,17 +163,6 @@ def _throughput(results: Results, setup: measure.Setup) -> list[dict[str, Any]]:
     return rows
 
 
-def first_rows(partitions: Any, rows: int) -> list[Any]:
-    """The first partitions that together hold at least ``rows`` rows (or all)."""
-    chosen, total = [], 0
-    for partition in partitions:
-        chosen.append(partition)
-        total += partition.rows
-        if total >= rows:
-            break
-    return chosen
-
-
 def _publish(results: Results, setup: measure.Setup, output: Path) -> None:
     """Publish the week's slates to SQLite; compare a lookup with scoring online."""
     from labs.batch_serving.scorer import Scorer, ScorerConfig
@@ -208,7 +193,9 @@ def _publish(results: Results, setup: measure.Setup, output: Path) -> None:
     table = read_row_groups(
         {k: np.array([v]) for k, v in task.items()}, list(plan.read_columns)
     )
-    scorer(table.slice(0, 10))  # warm (the feature indexes were built by the Scorer)
+    scorer(
+        table.slice(0, 10)
+    )  # warm: the first call's one-off costs stay out of the timings
     starts = range(0, max(10, min(5000, table.num_rows - 10)), 10)
     online_ms = [_timed(lambda s=s: scorer(table.slice(s, 10))) for s in starts]
     lookup = summarize(lookups)
